@@ -1,0 +1,48 @@
+# queenloop: `make test` and (once the loop lands) `make run` set everything up themselves.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install every pinned dependency
+
+test: $(STAMP) ## Run the whole suite: unit, integration and end-to-end (real broker)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP) ## Run the unit tests only (no broker)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff check, ruff format --check, mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy schemas queen runtime producers consumers trainer
+
+format: $(STAMP) ## Apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+baselines: $(STAMP) ## Print the baseline policies' mean reward per tick (queen.baselines)
+	$(PY) -m queen.baselines
+
+lock: ## Re-resolve requirements.lock from pyproject.toml in a scratch venv
+	rm -rf /tmp/queenloop-lock && $(PYTHON) -m venv /tmp/queenloop-lock
+	/tmp/queenloop-lock/bin/pip install --quiet . && /tmp/queenloop-lock/bin/pip freeze --exclude queenloop \
+	  | sed 's/^torch==\(.*\)+cpu/torch==\1/' > requirements.lock.new && mv requirements.lock.new requirements.lock
+
+clean: ## Remove .venv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
+
+.PHONY: help install test test-unit lint format baselines lock clean
