@@ -1,0 +1,1 @@
+"""Services that consume the game's events: inference and the joiner."""

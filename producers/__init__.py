@@ -1,0 +1,1 @@
+"""The game side of the loop: services that produce observations and rewards."""

@@ -1,0 +1,1 @@
+"""Plumbing shared by services: settings, Kafka clients, topics, loop, metrics, broker."""

@@ -1,0 +1,1 @@
+"""The trainer: replay buffer, learner, model-version publisher."""

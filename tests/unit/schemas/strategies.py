@@ -1,0 +1,132 @@
+"""Hypothesis strategies building valid records of every contract type (shared by tests)."""
+
+from hypothesis import strategies as st
+
+from schemas.enums import DecisionStatus, ErrorKind, GateDecision, RewardSource, SpawnType
+from schemas.records import (
+    N_CHUNKS,
+    N_FEATURES,
+    N_SPAWN_TYPES,
+    Action,
+    DeadLetter,
+    Decision,
+    Experience,
+    ModelVersion,
+    Observation,
+    Reward,
+    TrainingSummary,
+)
+
+ids = st.text(min_size=1, max_size=36)
+longs = st.integers(min_value=0, max_value=2**62)
+ints = st.integers(min_value=-(2**31), max_value=2**31 - 1)
+counts = st.integers(min_value=0, max_value=2**31 - 1)
+finite = st.floats(allow_nan=False, allow_infinity=False)
+non_negative = st.floats(min_value=0.0, allow_nan=False, allow_infinity=False)
+unit = st.floats(min_value=0.0, max_value=1.0)
+float32s = st.floats(allow_nan=False, allow_infinity=False, width=32)
+component_maps = st.dictionaries(st.text(max_size=12), finite, max_size=4)
+
+observations = st.builds(
+    Observation,
+    observation_id=ids,
+    territory_id=ids,
+    seq=longs,
+    event_time=longs,
+    emitted_at=longs,
+    rules_version=ints,
+    resources=non_negative,
+    income=non_negative,
+    upkeep=non_negative,
+    base_health=unit,
+    units_lost=counts,
+    chunk_threat=st.tuples(*[unit] * N_CHUNKS),
+    chunk_units=st.tuples(*[counts] * N_CHUNKS),
+    unit_counts=st.tuples(*[counts] * N_SPAWN_TYPES),
+)
+actions = st.builds(
+    Action, spawn_chunk=st.integers(0, N_CHUNKS - 1), spawn_type=st.sampled_from(SpawnType)
+)
+decisions = st.builds(
+    Decision,
+    decision_id=ids,
+    observation_id=ids,
+    territory_id=ids,
+    seq=longs,
+    event_time=longs,
+    observation_emitted_at=longs,
+    decided_at=longs,
+    rules_version=ints,
+    model_version=longs,
+    features=st.tuples(*[float32s] * N_FEATURES),
+    action=actions,
+    action_probability=st.floats(min_value=1e-9, max_value=1.0),
+    confidence=unit,
+    gate_decision=st.sampled_from(GateDecision),
+    expected_reward=finite,
+    gate_version=ids,
+)
+rewards = st.builds(
+    Reward,
+    territory_id=ids,
+    seq=longs,
+    event_time=longs,
+    emitted_at=longs,
+    rules_version=ints,
+    reward=finite,
+    components=component_maps,
+    decision_id=st.none() | ids,
+    decision_status=st.sampled_from(DecisionStatus),
+)
+experiences = st.builds(
+    Experience,
+    decision=decisions,
+    reward=finite,
+    reward_components=component_maps,
+    reward_source=st.sampled_from(RewardSource),
+    decision_status=st.sampled_from(DecisionStatus),
+    reward_emitted_at=st.none() | longs,
+    joined_at=longs,
+    join_latency_ms=longs,
+)
+summaries = st.builds(
+    TrainingSummary,
+    step=longs,
+    loss=finite,
+    batch_size=st.integers(0, 2**31 - 1),
+    learning_rate=non_negative,
+    gate_agreement=unit,
+)
+model_versions = st.builds(
+    ModelVersion,
+    model_name=ids,
+    version=longs,
+    parent_version=st.none() | longs,
+    created_at=longs,
+    weights=st.binary(max_size=256),
+    sha256=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+    architecture_fingerprint=ids,
+    feature_fingerprint=ids,
+    training=st.none() | summaries,
+)
+dead_letters = st.builds(
+    DeadLetter,
+    source_topic=ids,
+    partition=st.integers(0, 2**31 - 1),
+    offset=longs,
+    key=st.none() | st.binary(max_size=64),
+    value=st.none() | st.binary(max_size=256),
+    error_kind=st.sampled_from(ErrorKind),
+    message=st.text(max_size=200),
+    service=ids,
+    failed_at=longs,
+)
+
+BY_TYPE = {
+    Observation: observations,
+    Decision: decisions,
+    Reward: rewards,
+    Experience: experiences,
+    ModelVersion: model_versions,
+    DeadLetter: dead_letters,
+}

@@ -1,0 +1,168 @@
+import dataclasses
+import io
+import json
+import math
+from pathlib import Path
+
+import fastavro
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas.codec import MARKER, AvroSingleObjectCodec, fingerprint_of_schema, load_schema
+from schemas.enums import DecisionStatus, ErrorKind
+from schemas.errors import CorruptBody, InvalidRecord, NotSingleObjectEncoded, UnknownFingerprint
+from schemas.fingerprint import crc64_avro
+from schemas.records import RECORD_TYPES, Decision, Observation, Reward
+from tests.unit.schemas.strategies import BY_TYPE, decisions, observations
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "schemas"
+CODEC = AvroSingleObjectCodec.default()
+
+
+@pytest.mark.parametrize("record_type", RECORD_TYPES, ids=lambda t: t.__name__)
+def test_every_record_type_round_trips(record_type):
+    @settings(max_examples=60, deadline=None)
+    @given(BY_TYPE[record_type])
+    def round_trip(record):
+        data = CODEC.encode(record)
+        assert data[:2] == MARKER
+        assert data[2:10] == CODEC.fingerprint(record_type)
+        assert CODEC.decode(data, record_type) == record
+
+    round_trip()
+
+
+def test_header_is_marker_then_little_endian_crc64_of_canonical_form():
+    schema = load_schema(Observation)
+    canonical = fastavro.schema.to_parsing_canonical_form(
+        fastavro.parse_schema(schema, named_schemas={})
+    )
+    expected = crc64_avro(canonical.encode()).to_bytes(8, "little")
+    assert fingerprint_of_schema(schema) == expected
+    assert expected.hex() == fastavro.schema.fingerprint(canonical, "CRC-64-AVRO")
+
+
+def test_crc64_avro_of_empty_input_is_the_spec_seed():
+    assert crc64_avro(b"") == 0xC15D213AA4D7A795
+
+
+def test_older_writer_schema_is_read_into_the_current_one():
+    old_schema = json.loads((FIXTURES / "reward_v0.avsc").read_text())
+    old_value = {
+        "territory_id": "t-0003",
+        "seq": 41,
+        "event_time": 1_000,
+        "emitted_at": 2_000,
+        "rules_version": 1,
+        "reward": 0.25,
+        "components": {"resources": 0.5, "losses": -0.25},
+    }
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, fastavro.parse_schema(old_schema, named_schemas={}), old_value)
+    data = MARKER + fingerprint_of_schema(old_schema) + body.getvalue()
+
+    codec = AvroSingleObjectCodec.default()
+    with pytest.raises(UnknownFingerprint):
+        codec.decode(data, Reward)
+    codec.register(old_schema)
+    reward = codec.decode(data, Reward)
+
+    assert reward.seq == 41 and reward.components == {"resources": 0.5, "losses": -0.25}
+    assert reward.decision_id is None
+    assert reward.decision_status is DecisionStatus.MISSING
+
+
+@given(observations)
+@settings(max_examples=20, deadline=None)
+def test_bytes_without_marker_are_not_single_object(observation):
+    data = CODEC.encode(observation)
+    with pytest.raises(NotSingleObjectEncoded) as err:
+        CODEC.decode(b"\x00\x01" + data[2:], Observation)
+    assert err.value.kind is ErrorKind.NOT_SINGLE_OBJECT
+
+
+@pytest.mark.parametrize("data", [b"", b"\xc3", b"\xc3\x01\x00\x01", b'{"seq": 1}'])
+def test_short_or_foreign_bytes_are_not_single_object(data):
+    with pytest.raises(NotSingleObjectEncoded):
+        CODEC.decode(data, Observation)
+
+
+def test_unknown_fingerprint_names_it():
+    data = MARKER + bytes.fromhex("0102030405060708") + b"\x00"
+    with pytest.raises(UnknownFingerprint, match="0102030405060708") as err:
+        CODEC.decode(data, Observation)
+    assert err.value.kind is ErrorKind.UNKNOWN_FINGERPRINT
+
+
+@given(decisions, st.data())
+@settings(max_examples=30, deadline=None)
+def test_truncated_body_is_corrupt(decision, data):
+    encoded = CODEC.encode(decision)
+    cut = data.draw(st.integers(min_value=10, max_value=len(encoded) - 1))
+    with pytest.raises(CorruptBody) as err:
+        CODEC.decode(encoded[:cut], Decision)
+    assert err.value.kind is ErrorKind.CORRUPT_BODY
+
+
+def test_trailing_bytes_are_corrupt():
+    data = CODEC.encode(_observation()) + b"\x00"
+    with pytest.raises(CorruptBody, match="trailing"):
+        CODEC.decode(data, Observation)
+
+
+def test_garbage_body_is_corrupt():
+    data = MARKER + CODEC.fingerprint(Observation) + b"\xff" * 40
+    with pytest.raises(CorruptBody):
+        CODEC.decode(data, Observation)
+
+
+def test_nan_in_a_decoded_record_is_invalid_and_named():
+    value = _observation().to_avro() | {"resources": math.nan}
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, fastavro.parse_schema(load_schema(Observation)), value)
+    data = MARKER + CODEC.fingerprint(Observation) + body.getvalue()
+    with pytest.raises(InvalidRecord, match=r"Observation\.resources=nan") as err:
+        CODEC.decode(data, Observation)
+    assert err.value.kind is ErrorKind.INVALID_RECORD
+
+
+@pytest.mark.parametrize(
+    ("change", "pattern"),
+    [
+        ({"chunk_threat": (0.1,) * 7}, "chunk_threat"),
+        ({"chunk_threat": (1.5,) + (0.1,) * 7}, r"chunk_threat\[0\]"),
+        ({"unit_counts": (1, 2, -1, 0)}, r"unit_counts\[2\]"),
+        ({"base_health": math.inf}, "base_health"),
+        ({"seq": 2**63}, "Observation does not fit its schema"),
+        ({"units_lost": "three"}, r"Observation\.units_lost='three': must be a number"),
+    ],
+)
+def test_out_of_schema_values_are_refused_when_encoding(change, pattern):
+    with pytest.raises(InvalidRecord, match=pattern):
+        CODEC.encode(dataclasses.replace(_observation(), **change))
+
+
+def test_a_record_is_not_read_as_another_type():
+    data = CODEC.encode(_observation())
+    with pytest.raises(InvalidRecord, match="cannot be read as queenloop.v1.Reward"):
+        CODEC.decode(data, Reward)
+
+
+def _observation() -> Observation:
+    return Observation(
+        observation_id="o-1",
+        territory_id="t-0001",
+        seq=3,
+        event_time=1_000,
+        emitted_at=2_000,
+        rules_version=1,
+        resources=5.0,
+        income=1.0,
+        upkeep=0.5,
+        base_health=1.0,
+        units_lost=0,
+        chunk_threat=(0.1,) * 8,
+        chunk_units=(1,) * 8,
+        unit_counts=(2,) * 4,
+    )
