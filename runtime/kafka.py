@@ -1,0 +1,105 @@
+"""Thin factories for confluent-kafka clients: every default in one place.
+
+Services never build a client by hand: they call these with their settings, so security and
+other librdkafka settings passed through the environment (KAFKA_*) reach every client.
+Fatal client errors are raised as KafkaFatalError on the service thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka.admin import AdminClient
+
+from runtime.errors import KafkaFatalError
+from runtime.settings import KafkaSettings
+
+logger = logging.getLogger(__name__)
+
+COMMON: dict[str, Any] = {
+    # Resolve "localhost" to IPv4 only: the embedded broker listens on 127.0.0.1.
+    "broker.address.family": "v4",
+}
+
+CONSUMER: dict[str, Any] = {
+    # Offsets are committed by the service loop after the produced output is flushed.
+    "enable.auto.commit": False,
+    # The loop stores an offset only once the record is handled (at-least-once).
+    "enable.auto.offset.store": False,
+    "auto.offset.reset": "earliest",
+    # Group timings that rebalance in seconds on Tansu too (see TANSU.md); fine on Kafka.
+    "session.timeout.ms": 6000,
+    "heartbeat.interval.ms": 1000,
+    "max.poll.interval.ms": 30000,
+    # Read only committed transactional output (the joiner writes in transactions).
+    "isolation.level": "read_committed",
+    # Model versions are a few hundred KB; room for larger models.
+    "fetch.max.bytes": 64 * 1024 * 1024,
+    "max.partition.fetch.bytes": 16 * 1024 * 1024,
+}
+
+PRODUCER: dict[str, Any] = {
+    # No duplicates or reordering on retry; implies acks=all.
+    "enable.idempotence": True,
+    "acks": "all",
+    # Small batching delay: latency stays in milliseconds, throughput gains a lot.
+    "linger.ms": 2,
+    "compression.type": "lz4",
+    # Model versions travel as one message.
+    "message.max.bytes": 16 * 1024 * 1024,
+}
+
+
+def _raise_fatal(err: KafkaError) -> None:
+    if err.fatal():
+        raise KafkaFatalError(f"fatal Kafka error: {err.str()}", err.code())
+    logger.warning("Kafka client error: %s", err.str())
+
+
+def _config(
+    settings: KafkaSettings, defaults: Mapping[str, Any], overrides: Mapping[str, Any]
+) -> dict[str, Any]:
+    config = {**COMMON, **defaults, "bootstrap.servers": settings.bootstrap_servers}
+    config.update(settings.extra)
+    config.update(overrides)
+    config.setdefault("error_cb", _raise_fatal)
+    config.setdefault("logger", logger)
+    return config
+
+
+def make_consumer(settings: KafkaSettings, group_id: str, **overrides: Any) -> Consumer:
+    """Return a consumer in `group_id` with the loop's defaults (manual offsets)."""
+    return Consumer(_config(settings, {**CONSUMER, "group.id": group_id}, overrides))
+
+
+def make_reader(settings: KafkaSettings, **overrides: Any) -> Consumer:
+    """Return a consumer for assign()-only reading: no group membership, no commits."""
+    group = {"group.id": "queenloop-unused", "enable.auto.commit": False}
+    return Consumer(_config(settings, {**CONSUMER, **group}, overrides))
+
+
+def make_producer(settings: KafkaSettings, **overrides: Any) -> Producer:
+    """Return an idempotent producer."""
+    return Producer(_config(settings, PRODUCER, overrides))
+
+
+def make_transactional_producer(
+    settings: KafkaSettings, transactional_id: str, **overrides: Any
+) -> Producer:
+    """Return a producer with `transactional_id`, its transactions initialized."""
+    producer = Producer(
+        _config(settings, {**PRODUCER, "transactional.id": transactional_id}, overrides)
+    )
+    producer.init_transactions(30)
+    return producer
+
+
+def make_admin(settings: KafkaSettings, **overrides: Any) -> AdminClient:
+    """Return an admin client."""
+    config = {**COMMON, "bootstrap.servers": settings.bootstrap_servers}
+    config.update(settings.extra)
+    config.update(overrides)
+    return AdminClient(config)

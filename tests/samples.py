@@ -1,0 +1,124 @@
+"""One valid record of every contract type, for tests that need a record, not a property."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from schemas.enums import DecisionStatus, ErrorKind, GateDecision, RewardSource, SpawnType
+from schemas.records import (
+    Action,
+    DeadLetter,
+    Decision,
+    Experience,
+    ModelVersion,
+    Observation,
+    Reward,
+    TrainingSummary,
+)
+
+
+def observation(territory: int = 1, seq: int = 0, **changes: object) -> Observation:
+    fields: dict[str, object] = dict(
+        observation_id=uuid.uuid4().hex,
+        territory_id=f"t-{territory:04d}",
+        seq=seq,
+        event_time=1_700_000_000_000 + 15_000 * seq,
+        emitted_at=1_700_000_000_000_000,
+        rules_version=1,
+        resources=40.0,
+        income=5.0,
+        upkeep=1.5,
+        base_health=0.9,
+        units_lost=0,
+        chunk_threat=(0.1, 0.0, 0.5, 0.9, 0.2, 0.0, 0.3, 0.05),
+        chunk_units=(1, 0, 2, 0, 0, 1, 0, 0),
+        unit_counts=(3, 1, 0, 0),
+    )
+    fields.update(changes)
+    return Observation(**fields)  # type: ignore[arg-type]
+
+
+def decision(territory: int = 1, seq: int = 0, **changes: object) -> Decision:
+    fields: dict[str, object] = dict(
+        decision_id=uuid.uuid4().hex,
+        observation_id=uuid.uuid4().hex,
+        territory_id=f"t-{territory:04d}",
+        seq=seq,
+        event_time=1_700_000_000_000 + 15_000 * seq,
+        observation_emitted_at=1_700_000_000_000_000,
+        decided_at=1_700_000_000_001_000,
+        rules_version=1,
+        model_version=0,
+        features=tuple(i / 32 for i in range(28)),  # exact in Avro float (32-bit)
+        action=Action(3, SpawnType.SOLDIER),
+        action_probability=0.9,
+        confidence=0.6,
+        gate_decision=GateDecision.SEND,
+        expected_reward=0.4,
+        gate_version="gate-r1",
+    )
+    fields.update(changes)
+    return Decision(**fields)  # type: ignore[arg-type]
+
+
+def reward(territory: int = 1, seq: int = 0, **changes: object) -> Reward:
+    fields: dict[str, object] = dict(
+        territory_id=f"t-{territory:04d}",
+        seq=seq,
+        event_time=1_700_000_000_000 + 15_000 * (seq + 1),
+        emitted_at=1_700_000_000_002_000,
+        rules_version=1,
+        reward=0.3,
+        components={"economy": 0.5, "losses": -0.2},
+        decision_id=None,
+        decision_status=DecisionStatus.MISSING,
+    )
+    fields.update(changes)
+    return Reward(**fields)  # type: ignore[arg-type]
+
+
+def experience(territory: int = 1, seq: int = 0) -> Experience:
+    return Experience(
+        decision=decision(territory, seq),
+        reward=0.3,
+        reward_components={"economy": 0.5, "losses": -0.2},
+        reward_source=RewardSource.MATCHED,
+        decision_status=DecisionStatus.APPLIED,
+        reward_emitted_at=1_700_000_000_002_000,
+        joined_at=1_700_000_000_003_000,
+        join_latency_ms=2,
+    )
+
+
+def model_version(version: int = 1, weights: bytes = b"weights") -> ModelVersion:
+    return ModelVersion(
+        model_name="queen",
+        version=version,
+        parent_version=version - 1,
+        created_at=1_700_000_000_000_000,
+        weights=weights,
+        sha256=hashlib.sha256(weights).hexdigest(),
+        architecture_fingerprint="arch",
+        feature_fingerprint="feat",
+        training=TrainingSummary(
+            step=version, loss=0.1, batch_size=32, learning_rate=1e-3, gate_agreement=0.9
+        ),
+    )
+
+
+def dead_letter() -> DeadLetter:
+    return DeadLetter(
+        "queen.observations",
+        0,
+        7,
+        b"t-0001",
+        b"\x00",
+        ErrorKind.CORRUPT_BODY,
+        "CorruptBody: truncated",
+        "inference",
+        1_700_000_000_000_000,
+    )
+
+
+ALL = (observation, decision, reward, experience, model_version, dead_letter)
