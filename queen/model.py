@@ -1,0 +1,70 @@
+"""QueenNN: 28 features → an expected-reward value for each of the 32 joint actions.
+
+Joint, not factorized: what a spawn type is worth depends on the chunk it lands in (a soldier
+is worth the threat it clears there; a worker is worth the safety of its chunk), so the value
+of (chunk, type) is an interaction that two independent heads (chunk, type) cannot express
+without an extra term. 32 outputs are few; the joint head keeps one value per action, which is
+also what the replay loss regresses (the reward of the action taken). torch, no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import torch
+from torch import nn
+
+from queen.features import N_FEATURES
+from queen.rules import N_ACTIONS
+
+HIDDEN = 64
+ARCHITECTURE = f"QueenNN:mlp:{N_FEATURES}-{HIDDEN}-{HIDDEN}-{N_ACTIONS}:relu:v1"
+ARCHITECTURE_FINGERPRINT = hashlib.sha256(ARCHITECTURE.encode()).hexdigest()[:16]
+
+
+class QueenNN(nn.Module):
+    """A small MLP scoring every joint action."""
+
+    def __init__(self) -> None:
+        """Build the layers (initialised by torch's seeded generator)."""
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(N_FEATURES, HIDDEN),
+            nn.ReLU(),
+            nn.Linear(HIDDEN, HIDDEN),
+            nn.ReLU(),
+            nn.Linear(HIDDEN, N_ACTIONS),
+        )
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Return (N, 32) action values for (N, 28) features."""
+        values: torch.Tensor = self.net(features)
+        return values
+
+
+def initial_model(seed: int = 0) -> QueenNN:
+    """Return version 0: the same weights in every process for the same seed."""
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    model = QueenNN()
+    torch.random.set_rng_state(generator_state)
+    model.eval()
+    return model
+
+
+def regression_loss(
+    model: QueenNN,
+    features: torch.Tensor,
+    actions: torch.Tensor,
+    targets: torch.Tensor,
+    weights: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (loss, per-sample error): squared error of the taken action's value vs target.
+
+    `weights` are per-sample importance weights (priority sampling); None means uniform.
+    """
+    values = model(features).gather(1, actions.view(-1, 1)).squeeze(1)
+    error = values - targets
+    squared = error.pow(2)
+    loss = (squared * weights).mean() if weights is not None else squared.mean()
+    return loss, error.detach()
