@@ -19,6 +19,12 @@ $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 
 install: $(STAMP) ## Create .venv and install every pinned dependency
 
+SPEED ?= 20
+TERRITORIES ?= 64
+DURATION ?= 0
+run: $(STAMP) ## Run the whole loop on an embedded broker with a live view (SPEED, TERRITORIES, DURATION)
+	$(PY) -m runtime.run --speed $(SPEED) --territories $(TERRITORIES) --duration $(DURATION)
+
 test: $(STAMP) ## Run the whole suite: unit, integration and end-to-end (real broker)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -45,4 +51,4 @@ lock: ## Re-resolve requirements.lock from pyproject.toml in a scratch venv
 clean: ## Remove .venv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
 
-.PHONY: help install test test-unit lint format baselines lock clean
+.PHONY: help install run test test-unit lint format baselines lock clean

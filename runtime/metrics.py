@@ -52,7 +52,7 @@ class LoopMetrics:
                 registry=registry,
             ),
             batch_size=Histogram(
-                f"{p}_batch_size",
+                f"{p}_poll_batch_size",
                 "Records per polled batch",
                 buckets=BATCH_BUCKETS,
                 registry=registry,

@@ -1,0 +1,1 @@
+"""Inference: observations → QueenNN (hot-loaded) → gate → decisions."""

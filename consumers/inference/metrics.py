@@ -1,0 +1,65 @@
+"""Inference's metrics (queen_inference_*), on an injected registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from runtime.metrics import SECONDS_BUCKETS
+
+
+@dataclass(frozen=True)
+class InferenceMetrics:
+    """What inference counts beyond the loop's metrics."""
+
+    decisions: Counter
+    inference_seconds: Histogram
+    decision_latency_seconds: Histogram
+    served_version: Gauge
+    versions_loaded: Counter
+    versions_rejected: Counter
+    hot_load_seconds: Histogram
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> InferenceMetrics:
+        """Register on `registry`."""
+        p = "queen_inference"
+        return cls(
+            decisions=Counter(
+                f"{p}_decisions",
+                "Decisions produced, by gate verdict",
+                ["gate"],
+                registry=registry,
+            ),
+            inference_seconds=Histogram(
+                f"{p}_batch_inference_seconds",
+                "Seconds for features, QueenNN and the gate on one batch",
+                buckets=SECONDS_BUCKETS,
+                registry=registry,
+            ),
+            decision_latency_seconds=Histogram(
+                f"{p}_decision_latency_seconds",
+                "Wall time from observation produced to decision made",
+                buckets=SECONDS_BUCKETS,
+                registry=registry,
+            ),
+            served_version=Gauge(
+                f"{p}_served_model_version", "Model version in use", registry=registry
+            ),
+            versions_loaded=Counter(
+                f"{p}_model_versions_loaded", "Model versions swapped in", registry=registry
+            ),
+            versions_rejected=Counter(
+                f"{p}_model_versions_rejected",
+                "Model versions refused, by reason",
+                ["reason"],
+                registry=registry,
+            ),
+            hot_load_seconds=Histogram(
+                f"{p}_hot_load_seconds",
+                "Wall time from a version's creation to its swap into serving",
+                buckets=SECONDS_BUCKETS,
+                registry=registry,
+            ),
+        )

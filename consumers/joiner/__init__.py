@@ -1,0 +1,1 @@
+"""The stream joiner: decisions + rewards → experiences, exactly one effect per decision."""

@@ -1,0 +1,1 @@
+"""The game: the simulated world as a Kafka service."""

@@ -1,0 +1,54 @@
+"""The game's metrics (queen_game_*), on an injected registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from producers.game.clock import DecisionBook
+
+
+@dataclass(frozen=True)
+class GameMetrics:
+    """Ticks, events produced, what happened to decisions, reward and rules."""
+
+    ticks: Counter
+    observations: Counter
+    rewards: Counter
+    decisions: Counter
+    mean_reward: Gauge
+    rules_version: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> GameMetrics:
+        """Register on `registry`."""
+        p = "queen_game"
+        return cls(
+            ticks=Counter(f"{p}_ticks", "Ticks played", registry=registry),
+            observations=Counter(f"{p}_observations", "Observations produced", registry=registry),
+            rewards=Counter(f"{p}_rewards", "Rewards produced", registry=registry),
+            decisions=Counter(
+                f"{p}_decisions",
+                "Decisions by what the game did: applied, waited, missing, late, duplicate",
+                ["status"],
+                registry=registry,
+            ),
+            mean_reward=Gauge(
+                f"{p}_mean_reward", "Mean reward per territory of the last tick", registry=registry
+            ),
+            rules_version=Gauge(f"{p}_rules_version", "Rules version in force", registry=registry),
+        )
+
+    def tick(self, book: DecisionBook, mean_reward: float, rules_version: int) -> None:
+        """Account for one played tick."""
+        self.ticks.inc()
+        n = book.n_territories
+        self.rewards.inc(n)
+        statuses = [book.status(i)[1].value for i in range(n)]
+        for status in ("APPLIED", "WAITED", "MISSING"):
+            self.decisions.labels(status=status.lower()).inc(statuses.count(status))
+        self.decisions.labels(status="late").inc(book.late)
+        self.decisions.labels(status="duplicate").inc(book.duplicates)
+        self.mean_reward.set(mean_reward)
+        self.rules_version.set(rules_version)
