@@ -1,0 +1,195 @@
+"""The whole loop on a real broker: game, inference, joiner and trainer as processes."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import pytest
+
+from runtime.kafka import make_producer
+from schemas.codec import AvroSingleObjectCodec
+from schemas.enums import ErrorKind
+from schemas.records import DeadLetter, Experience, ModelVersion
+from tests import samples
+from tests.e2e.harness import LoopHarness, decisions_of, observations_of
+from tests.integration.kafka_helpers import wait_for
+
+pytestmark = pytest.mark.e2e
+CODEC = AvroSingleObjectCodec.default()
+TICKS = 40
+SPEED = "40"  # a tick every 0.375 s of wall time
+
+
+@pytest.fixture
+def loop(kafka, tmp_path):
+    harness = LoopHarness(kafka.bootstrap_servers, tmp_path)
+    yield harness
+    harness.stop_all()
+
+
+def start_loop(loop: LoopHarness, *, inference: int = 1) -> None:
+    loop.start("inference")
+    if inference == 2:
+        loop.start("inference-2")
+    loop.start("joiner")
+    loop.start("trainer")
+    wait_for(lambda: all(loop.metrics(n) for n in loop.processes), 60, "services to serve /metrics")
+    loop.start("game", "--ticks", str(TICKS), "--speed", SPEED)
+
+
+def wait_for_game(loop: LoopHarness, timeout: float = 120) -> None:
+    game = loop.processes["game"]
+    wait_for(lambda: game.poll() is not None, timeout, "the game to play its ticks")
+    assert game.returncode == 0, loop.log("game")
+
+
+def decided_with_rewards(loop: LoopHarness) -> dict[str, object]:
+    """decision_id -> decision, for every decision whose tick got a reward (seq < TICKS)."""
+    reader = loop.reader("decisions")
+    reader.until(TICKS * loop.territories, timeout=60)
+    return {d.decision_id: d for d in decisions_of(reader) if d.seq < TICKS}
+
+
+def assert_every_decision_taken_exactly_once(loop: LoopHarness) -> None:
+    decided = decided_with_rewards(loop)
+    assert len(decided) >= TICKS * loop.territories * 0.9
+    wait_for(lambda: set(decided) <= set(loop.taken()), 60, "the trainer to take every decision")
+    taken = loop.taken()
+    duplicates = [d for d, n in Counter(taken).items() if n > 1]
+    assert duplicates == [], "a decision was trained twice"
+    assert set(taken) == set(decided), "only decisions whose tick got a reward are joined"
+
+
+def test_the_loop_end_to_end(loop):
+    start_loop(loop)
+    producer = make_producer(loop.settings)
+    bad = [
+        (b"t-0001", b"\x00not avro at all"),
+        (b"t-0002", CODEC.encode(samples.observation(999, 1))),  # unknown territory
+        (b"t-0003", b"\xc3\x01" + bytes(8) + b"\x00"),  # unknown fingerprint
+    ]
+    wait_for(lambda: (loop.metric("game", "queen_game_ticks_total") or 0) >= 5, 60, "5 ticks")
+    for key, value in bad:
+        producer.produce(loop.topic("observations"), value, key)
+    producer.flush(10)
+    wait_for_game(loop)
+
+    obs_reader = loop.reader("observations")
+    obs_reader.until((TICKS + 1) * loop.territories + len(bad))
+    good = [o for o in observations_of(obs_reader) if o.territory_id != "t-0999"]
+    assert len(good) == (TICKS + 1) * loop.territories
+    reader = loop.reader("decisions")
+    wait_for(lambda: len(decisions_of(reader)) >= len(good), 60, "a decision per observation")
+    per_observation = Counter(d.observation_id for d in decisions_of(reader))
+    assert set(per_observation) == {o.observation_id for o in good}
+    assert set(per_observation.values()) == {1}, "every observation gets exactly one decision"
+
+    assert_every_decision_taken_exactly_once(loop)
+
+    versions = [CODEC.decode(m.value(), ModelVersion) for m in loop.reader("model-versions").poll()]
+    numbers = [v.version for v in versions]
+    assert len(numbers) >= 3 and numbers == sorted(set(numbers)) and numbers[0] == 1
+    decisions = decisions_of(reader)
+    served = [d for d in decisions if d.model_version > 0]
+    assert served, "decisions must come to carry trained versions"
+    first_served = min(served, key=lambda d: d.decided_at)
+    published = next(v for v in versions if v.version == first_served.model_version)
+    # the first version ever served was used within seconds of its publication
+    assert (first_served.decided_at - published.created_at) / 1e6 < 5.0
+
+    letters = [CODEC.decode(m.value(), DeadLetter) for m in loop.reader("dead-letters").until(3)]
+    assert sorted(d.error_kind for d in letters) == sorted(
+        [ErrorKind.NOT_SINGLE_OBJECT, ErrorKind.INVALID_EVENT, ErrorKind.UNKNOWN_FINGERPRINT]
+    )
+    assert all(d.service == "inference" and d.message for d in letters)
+    assert (
+        "unknown territory"
+        in next(d for d in letters if d.error_kind is ErrorKind.INVALID_EVENT).message
+    )
+    codes = loop.stop_all()
+    assert all(code == 0 for code in codes.values()), codes
+
+
+def test_joiner_killed_mid_stream_loses_nothing_and_trains_nothing_twice(loop):
+    start_loop(loop)
+    wait_for(lambda: len(loop.taken()) >= 200, 90, "some experiences taken")
+    loop.kill("joiner")
+    taken_before_restart = len(loop.taken())
+    loop.start("joiner")
+    wait_for_game(loop)
+    assert taken_before_restart < TICKS * loop.territories
+    assert_every_decision_taken_exactly_once(loop)
+    # Records re-read after the restart may be joined again; the trainer drops exactly those.
+    experiences = loop.reader("experiences")
+    experiences.until(len(loop.taken()))
+    ids = [CODEC.decode(m.value(), Experience).decision.decision_id for m in experiences.poll()]
+    surplus = len(ids) - len(set(ids))
+    wait_for(
+        lambda: loop.metric("trainer", "queen_trainer_duplicate_experiences_total") == surplus,
+        30,
+        f"the trainer to drop the {surplus} re-joined experiences",
+    )
+
+
+def test_inference_killed_its_partitions_move_and_no_observation_is_left(loop):
+    start_loop(loop, inference=2)
+    wait_for(lambda: (loop.metric("game", "queen_game_ticks_total") or 0) >= 8, 60, "8 ticks")
+    loop.kill("inference-2")
+    wait_for_game(loop)
+    obs_reader = loop.reader("observations")
+    obs_reader.until((TICKS + 1) * loop.territories)
+    good = {o.observation_id for o in observations_of(obs_reader)}
+    reader = loop.reader("decisions")
+    wait_for(
+        lambda: good <= {d.observation_id for d in decisions_of(reader)},
+        90,
+        "every observation to have a decision after the failover",
+    )
+
+
+def test_hot_load_refuses_bad_versions_and_keeps_serving(loop):
+    from queen.features import FEATURE_FINGERPRINT
+    from queen.model import ARCHITECTURE_FINGERPRINT, initial_model
+    from queen.weights import sha256_hex, to_safetensors
+
+    loop.start("inference")
+    wait_for(lambda: loop.metrics("inference"), 60, "inference metrics")
+    weights = to_safetensors(initial_model(42))
+
+    def version(n, **changes):
+        fields = dict(
+            model_name="queen",
+            version=n,
+            parent_version=0,
+            created_at=0,
+            weights=weights,
+            sha256=sha256_hex(weights),
+            architecture_fingerprint=ARCHITECTURE_FINGERPRINT,
+            feature_fingerprint=FEATURE_FINGERPRINT,
+            training=None,
+        )
+        fields.update(changes)
+        return ModelVersion(**fields)
+
+    producer = make_producer(loop.settings)
+    topic = loop.topic("model-versions")
+    producer.produce(topic, CODEC.encode(version(5)), b"queen")
+    producer.flush(10)
+    wait_for(
+        lambda: loop.metric("inference", "queen_inference_served_model_version") == 5,
+        30,
+        "version 5 served",
+    )
+    producer.produce(topic, CODEC.encode(version(6, sha256="ab" * 32)), b"queen")
+    producer.produce(topic, CODEC.encode(version(7, feature_fingerprint="0" * 16)), b"queen")
+    producer.flush(10)
+
+    def rejected(reason):
+        return loop.metric(
+            "inference", "queen_inference_model_versions_rejected_total", reason=reason
+        )
+
+    wait_for(lambda: rejected("sha256") == 1 and rejected("feature") == 1, 30, "both rejected")
+    assert loop.metric("inference", "queen_inference_served_model_version") == 5
+    assert math.isclose(loop.metric("inference", "queen_inference_model_versions_loaded_total"), 1)

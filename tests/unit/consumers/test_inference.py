@@ -1,0 +1,105 @@
+import dataclasses
+import math
+
+import numpy as np
+from prometheus_client import CollectorRegistry
+
+from consumers.inference.handler import InferenceHandler
+from consumers.inference.metrics import InferenceMetrics
+from consumers.inference.model_slot import ModelSlot
+from queen.features import FEATURE_FINGERPRINT
+from queen.model import ARCHITECTURE_FINGERPRINT, initial_model
+from queen.policy import ExplorationPolicy
+from queen.weights import sha256_hex, to_safetensors
+from runtime.loop import Incoming, Outgoing, Rejected
+from schemas.enums import GateDecision
+from schemas.records import ModelVersion
+from tests import samples
+from tests.fakes import MessageStub
+
+
+def version(n: int, seed: int = 5, **changes) -> ModelVersion:
+    weights = to_safetensors(initial_model(seed))
+    fields = dict(
+        model_name="queen",
+        version=n,
+        parent_version=n - 1,
+        created_at=0,
+        weights=weights,
+        sha256=sha256_hex(weights),
+        architecture_fingerprint=ARCHITECTURE_FINGERPRINT,
+        feature_fingerprint=FEATURE_FINGERPRINT,
+        training=None,
+    )
+    fields.update(changes)
+    return ModelVersion(**fields)
+
+
+def make(slot=None):
+    registry = CollectorRegistry()
+    metrics = InferenceMetrics.create(registry)
+    slot = slot or ModelSlot(initial_model(0), metrics)
+    return InferenceHandler(slot, ExplorationPolicy(seed=1), "dec", 64, 0.0, metrics), registry
+
+
+def test_one_decision_per_valid_observation_and_rejections_for_invalid_ones():
+    handler, registry = make()
+    good = [samples.observation(t, 3) for t in range(5)]
+    bad = [
+        samples.observation(99, 3),  # unknown territory
+        samples.observation(1, 3, resources=math.nan),
+        samples.observation(2, 3, rules_version=7),
+    ]
+    batch = [Incoming(o, MessageStub("obs", b"", 0, i)) for i, o in enumerate(good + bad)]
+    out = handler.handle(batch, 0.0)
+    outgoing = [o for o in out if isinstance(o, Outgoing)]
+    decisions = [o.record for o in outgoing]
+    rejected = [o for o in out if isinstance(o, Rejected)]
+    assert [d.observation_id for d in decisions] == [o.observation_id for o in good]
+    assert all(o.key == o.record.territory_id.encode() and o.topic == "dec" for o in outgoing)
+    assert [str(r.error) for r in rejected] == [
+        "territory_id='t-0099': unknown territory (world has 64)",
+        "resources=nan: must be finite",
+        "rules_version=7: unknown rules",
+    ]
+    for d in decisions:
+        d.validate()
+        assert d.model_version == 0 and d.seq == 3 and len(d.features) == 28
+        assert d.gate_version.startswith("gate-r1")
+    sent = registry.get_sample_value("queen_inference_decisions_total", {"gate": "SEND"}) or 0
+    waited = registry.get_sample_value("queen_inference_decisions_total", {"gate": "WAIT"}) or 0
+    assert sent + waited == 5
+    assert {d.gate_decision for d in decisions} <= {GateDecision.SEND, GateDecision.WAIT}
+
+
+def test_the_slot_swaps_in_valid_newer_versions_and_refuses_the_rest():
+    registry = CollectorRegistry()
+    metrics = InferenceMetrics.create(registry)
+    slot = ModelSlot(initial_model(0), metrics)
+    first = slot.current
+    assert not slot.offer(version(2, sha256="0" * 64))
+    assert not slot.offer(version(2, architecture_fingerprint="other"))
+    assert not slot.offer(version(2, feature_fingerprint="other"))
+    assert slot.current is first
+    assert slot.offer(version(2))
+    assert slot.current.version == 2
+    assert not slot.offer(version(1))
+    assert slot.current.version == 2
+    reasons = {
+        r: registry.get_sample_value("queen_inference_model_versions_rejected_total", {"reason": r})
+        for r in ("sha256", "architecture", "feature", "stale")
+    }
+    assert reasons == {"sha256": 1, "architecture": 1, "feature": 1, "stale": 1}
+    assert registry.get_sample_value("queen_inference_served_model_version") == 2
+
+
+def test_a_batch_is_decided_with_one_version_even_if_a_swap_happens():
+    handler, _ = make()
+    obs = [samples.observation(t, 0) for t in range(3)]
+    batch = [Incoming(o, MessageStub("obs", b"", 0, i)) for i, o in enumerate(obs)]
+    handler.slot.offer(version(4))
+    versions = {o.record.model_version for o in handler.handle(batch, 0.0)}
+    assert versions == {4}
+    features = np.array([o.record.features for o in handler.handle(batch, 0.0)])
+    assert ((features >= 0) & (features <= 1)).all()
+    assert dataclasses.is_dataclass(handler.slot.current)

@@ -1,0 +1,93 @@
+import dataclasses
+
+import numpy as np
+import pytest
+
+from schemas.enums import GateDecision
+from tests import samples
+from trainer.buffer.buffer import ReplayBuffer
+from trainer.buffer.sampler import PrioritySampler, UniformSampler
+
+HOUR_MS = 3_600_000
+
+
+def experience(i: int, model_version: int = 0, event_time: int | None = None, send=True):
+    base = samples.experience(i % 64, i)
+    decision = dataclasses.replace(
+        base.decision,
+        decision_id=f"d{i}",
+        model_version=model_version,
+        event_time=1_000_000 + 15_000 * i if event_time is None else event_time,
+        gate_decision=GateDecision.SEND if send else GateDecision.WAIT,
+    )
+    return dataclasses.replace(base, decision=decision, reward=float(i))
+
+
+def buffer(capacity=10, min_size=2, sampler=None, max_age_ms=HOUR_MS, lag=1000):
+    return ReplayBuffer(capacity, min_size, sampler or UniformSampler(0), max_age_ms, lag)
+
+
+@pytest.mark.parametrize(
+    "make_sampler",
+    [lambda: UniformSampler(0), lambda: PrioritySampler()],
+    ids=["uniform", "priority"],
+)
+def test_contract_fifo_dedupe_min_size_and_no_repeats_in_a_batch(make_sampler):
+    b = buffer(capacity=5, min_size=3, sampler=make_sampler())
+    assert b.sample(4, 0) is None
+    for i in range(8):
+        assert b.add(experience(i))
+    assert len(b) == 5
+    assert not b.add(experience(0)), "a decision_id taken before eviction stays taken"
+    assert b.duplicates == 1
+    batch = b.sample(4, 0)
+    assert batch is not None and len(batch.indices) == 4
+    assert len(set(batch.decision_id)) == 4
+    assert set(batch.decision_id) <= {f"d{i}" for i in range(3, 8)}, "the oldest were evicted"
+    assert batch.features.shape == (4, 28) and batch.weights.shape == (4,)
+
+
+def test_only_completed_rows_are_sampled():
+    b = buffer(capacity=10, min_size=1)
+    for i in range(4):
+        b.add(experience(i))
+    b.storage.completed[:3] = False
+    for _ in range(20):
+        assert b.sample(4, 0).decision_id == ["d3"]
+
+
+def test_staleness_by_age_and_by_version_lag():
+    b = buffer(capacity=20, min_size=1, max_age_ms=60_000, lag=5)
+    b.add(experience(0, event_time=0))  # an hour older than the newest
+    b.add(experience(1, model_version=1, event_time=HOUR_MS))  # 9 versions behind
+    b.add(experience(2, model_version=8, event_time=HOUR_MS))
+    seen = {d for _ in range(20) for d in b.sample(3, current_version=10).decision_id}
+    assert seen == {"d2"}
+
+
+def test_priority_sampling_follows_priorities_with_importance_weights():
+    sampler = PrioritySampler(alpha=1.0, beta=1.0, seed=3)
+    b = buffer(capacity=4, min_size=1, sampler=sampler)
+    for i in range(4):
+        b.add(experience(i))
+    b.update_priorities(np.arange(4), np.array([1.0, 1.0, 1.0, 7.0]))
+    counts = np.zeros(4)
+    for _ in range(4000):
+        batch = b.sample(1, 0)
+        counts[batch.indices[0]] += 1
+        if batch.indices[0] == 3:
+            assert batch.weights[0] == pytest.approx(1.0)
+    shares = counts / counts.sum()
+    expected = np.array([1, 1, 1, 7]) / 10
+    assert np.abs(shares - expected).max() < 0.03
+
+
+def test_state_dict_round_trip():
+    a = buffer(capacity=6)
+    for i in range(9):
+        a.add(experience(i))
+    b = buffer(capacity=6)
+    b.load_state_dict(a.state_dict())
+    np.testing.assert_array_equal(a.storage.reward, b.storage.reward)
+    assert b.storage.decision_id == a.storage.decision_id
+    assert len(b) == 6 and not b.add(experience(8)) and b.add(experience(9))
