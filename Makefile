@@ -23,7 +23,7 @@ SPEED ?= 20
 TERRITORIES ?= 64
 DURATION ?= 0
 run: $(STAMP) ## Run the whole loop on an embedded broker with a live view (SPEED, TERRITORIES, DURATION)
-	$(PY) -m runtime.run --speed $(SPEED) --territories $(TERRITORIES) --duration $(DURATION)
+	$(PY) -m runtime.run --speed $(SPEED) --territories $(TERRITORIES) --duration $(DURATION) $(ARGS)
 
 test: $(STAMP) ## Run the whole suite: unit, integration and end-to-end (real broker)
 	$(PY) -m pytest $(PYTEST_ARGS)
