@@ -36,9 +36,7 @@ class RingStorage:
 
     def state_dict(self) -> dict[str, Any]:
         """Return every column (for checkpoints)."""
-        return {
-            k: (v.copy() if isinstance(v, np.ndarray) else list(v)) for k, v in vars(self).items()
-        }
+        return {k: _copy(v) for k, v in vars(self).items()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the columns of `state_dict()`."""
