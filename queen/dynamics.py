@@ -14,8 +14,6 @@ import numpy as np
 
 from queen.reward import REWARD_WEIGHTS
 from queen.rules import (
-    ARRIVAL_MAX,
-    ARRIVAL_PROB,
     BASE_INCOME,
     HEALTH_DAMAGE,
     HEALTH_REGEN,
@@ -82,26 +80,13 @@ def apply_action(
     )
 
 
-def expected_next_threat(threat_after: np.ndarray) -> np.ndarray:
-    """E[min(1, decay * t + A)] with A = U(0, M) w.p. p, else 0: exact, elementwise."""
-    a = THREAT_DECAY * threat_after
-    m = ARRIVAL_MAX
-    room = 1.0 - a  # arrivals beyond `room` saturate
-    saturating = np.where(
-        room >= m,
-        a + m / 2,
-        (a * room + room**2 / 2 + (m - room)) / m,
-    )
-    return (1 - ARRIVAL_PROB) * a + ARRIVAL_PROB * saturating
-
-
 def expected_rewards(
     batch: TerritoryBatch, action: np.ndarray, send: np.ndarray, rules: RuleSet
 ) -> np.ndarray:
     """Return (N,) the expected reward of sending `action` under `rules` (mean over noise)."""
     after = apply_action(batch, action, send, rules)
     w = REWARD_WEIGHTS
-    next_threat = expected_next_threat(after.chunk_threat).sum(axis=1)
+    next_threat = THREAT_DECAY * after.chunk_threat.sum(axis=1)  # new arrivals not counted
     expected_lost = (after.chunk_units * LOSS_RATE * after.chunk_threat).sum(axis=1)
     threat = -w["threat"] * next_threat
     economy = w["economy"] * (after.resources - batch.resources + after.spent)

@@ -88,6 +88,7 @@ def state_from_features(features: np.ndarray) -> TerritoryBatch:
         chunk_threat=np.clip(f[:, THREAT], 0.0, 1.0),
         chunk_units=np.rint(_unratio(f[:, CHUNK_UNITS], 4.0)).astype(np.int64),
         unit_counts=np.rint(_unratio(f[:, UNIT_COUNTS], 10.0)).astype(np.int64),
+        new_threat=np.zeros((n, N_CHUNKS)),
     )
 
 

@@ -1,7 +1,8 @@
 """The reward of a tick, computed from the observations before and after it, by component.
 
 Components (all documented in docs/reward.md) add up to the total exactly:
-- threat:   threat left in the territory's chunks after the tick (their sum), x -1.5
+- threat:   threat left standing in the chunks after the tick (their sum, not counting the
+            threat that newly arrived during it, which no action could affect), x -1.5
 - economy:  resources gained before spending (harvest + income - upkeep), x 0.02
 - spending: resources paid for the spawn, x -0.02
 - losses:   units lost during the tick, x -0.3
@@ -57,7 +58,7 @@ class RewardCalculator:
             cost[here] = rules.array("cost")[kind[here]]
         spent = w["economy"] * cost
         components = {
-            "threat": -w["threat"] * obs.chunk_threat.sum(axis=1),
+            "threat": -w["threat"] * (obs.chunk_threat - obs.new_threat).sum(axis=1),
             "economy": w["economy"] * (obs.resources - prev.resources) + spent,
             "spending": -spent,
             "losses": -w["losses"] * obs.units_lost.astype(np.float64),

@@ -51,6 +51,7 @@ class TerritoryBatch:
     chunk_threat: np.ndarray  # float64 (N, 8) in [0, 1]
     chunk_units: np.ndarray  # int64 (N, 8)
     unit_counts: np.ndarray  # int64 (N, 4)
+    new_threat: np.ndarray  # float64 (N, 8): threat that arrived during the last tick
 
     def __len__(self) -> int:
         return int(self.territory.shape[0])
@@ -77,6 +78,9 @@ class TerritoryBatch:
             chunk_threat=np.array([r.chunk_threat for r in rows], np.float64).reshape(-1, N_CHUNKS),
             chunk_units=np.array([r.chunk_units for r in rows], np.int64).reshape(-1, N_CHUNKS),
             unit_counts=np.array([r.unit_counts for r in rows], np.int64).reshape(-1, N_TYPES),
+            new_threat=np.array(
+                [getattr(r, "new_threat", ()) or (0.0,) * N_CHUNKS for r in rows], np.float64
+            ).reshape(-1, N_CHUNKS),
         )
 
 
@@ -121,3 +125,9 @@ def validate_raw(obs: Any, n_territories: int) -> None:
                 raise ObservationError(f"{name}[{i}]={value!r}: must be >= 0")
             if name == "chunk_threat" and value > 1:
                 raise ObservationError(f"{name}[{i}]={value!r}: must be <= 1")
+    new_threat = getattr(obs, "new_threat", ()) or ()
+    if new_threat and len(new_threat) != N_CHUNKS:
+        raise ObservationError(f"new_threat: {len(new_threat)} values, expected {N_CHUNKS}")
+    for i, value in enumerate(new_threat):
+        if not 0 <= _number(f"new_threat[{i}]", value) <= 1:
+            raise ObservationError(f"new_threat[{i}]={value!r}: must be in [0, 1]")

@@ -85,6 +85,7 @@ class World:
             chunk_threat=threat,
             chunk_units=np.zeros((n, N_CHUNKS), dtype=np.int64),
             unit_counts=np.zeros((n, N_TYPES), dtype=np.int64),
+            new_threat=np.zeros((n, N_CHUNKS)),
         )
 
     @property
@@ -118,6 +119,8 @@ class World:
         unit_counts = _remove_units(after.unit_counts, lost + retired_per_chunk.sum(axis=1))
         self.tick += 1
         next_rules = self.rules
+        decayed = THREAT_DECAY * after.chunk_threat
+        threat = np.minimum(decayed + arrivals, 1.0)
         self.state = TerritoryBatch(
             territory=before.territory,
             seq=before.seq + 1,
@@ -126,9 +129,10 @@ class World:
             upkeep=unit_counts @ next_rules.array("upkeep"),
             base_health=after.base_health,
             units_lost=lost.astype(np.int64),
-            chunk_threat=np.minimum(THREAT_DECAY * after.chunk_threat + arrivals, 1.0),
+            chunk_threat=threat,
             chunk_units=chunk_units,
             unit_counts=unit_counts,
+            new_threat=threat - decayed,
         )
         return StepResult(before, self.state, after.applied, rules.version)
 

@@ -73,6 +73,7 @@ class Observation:
     chunk_threat: tuple[float, ...]
     chunk_units: tuple[int, ...]
     unit_counts: tuple[int, ...]
+    new_threat: tuple[float, ...] = ()
 
     def validate(self) -> None:
         """Raise InvalidRecord when a value is outside the contract."""
@@ -91,6 +92,10 @@ class Observation:
             _non_negative(r, f"chunk_units[{i}]", count)
         for i, count in enumerate(self.unit_counts):
             _non_negative(r, f"unit_counts[{i}]", count)
+        if self.new_threat:
+            _length(r, "new_threat", self.new_threat, N_CHUNKS)
+        for i, threat in enumerate(self.new_threat):
+            _in_range(r, f"new_threat[{i}]", threat, 0.0, 1.0)
 
     def to_avro(self) -> dict[str, Any]:
         """Return the fastavro dict of this record."""
@@ -109,6 +114,7 @@ class Observation:
             "chunk_threat": list(self.chunk_threat),
             "chunk_units": list(self.chunk_units),
             "unit_counts": list(self.unit_counts),
+            "new_threat": list(self.new_threat),
         }
 
     @classmethod
@@ -129,6 +135,7 @@ class Observation:
             tuple(d["chunk_threat"]),
             tuple(d["chunk_units"]),
             tuple(d["unit_counts"]),
+            tuple(d["new_threat"]),
         )
 
 

@@ -137,6 +137,7 @@ class GameService:
                 chunk_threat=tuple(batch.chunk_threat[i].tolist()),
                 chunk_units=tuple(batch.chunk_units[i].tolist()),
                 unit_counts=tuple(batch.unit_counts[i].tolist()),
+                new_threat=tuple(batch.new_threat[i].tolist()),
             )
             self._produce(self.topics.observations, obs.territory_id, obs)
         if self.metrics is not None:

@@ -92,7 +92,7 @@ def test_oracle_is_never_beaten_by_a_fixed_action_in_expectation():
 
 
 def test_patch_day_changes_the_oracles_preferred_action_in_most_states():
-    """docs/world.md documents this share (~93% of visited states)."""
+    """docs/world.md documents this share (~92% of visited states)."""
     batch = visited_states()
     before = expected_rewards_all(batch, RULES_V1)[:, :N_ACTIONS].argmax(1)
     after = expected_rewards_all(batch, RULES_V2)[:, :N_ACTIONS].argmax(1)

@@ -43,6 +43,7 @@ observations = st.builds(
     chunk_threat=st.tuples(*[unit] * N_CHUNKS),
     chunk_units=st.tuples(*[counts] * N_CHUNKS),
     unit_counts=st.tuples(*[counts] * N_SPAWN_TYPES),
+    new_threat=st.just(()) | st.tuples(*[unit] * N_CHUNKS),
 )
 actions = st.builds(
     Action, spawn_chunk=st.integers(0, N_CHUNKS - 1), spawn_type=st.sampled_from(SpawnType)

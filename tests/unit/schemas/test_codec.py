@@ -73,6 +73,18 @@ def test_older_writer_schema_is_read_into_the_current_one():
     assert reward.decision_status is DecisionStatus.MISSING
 
 
+def test_observation_written_before_new_threat_existed_is_read_with_it_empty():
+    old_schema = json.loads((FIXTURES / "observation_v0.avsc").read_text())
+    value = _observation().to_avro()
+    del value["new_threat"]
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, fastavro.parse_schema(old_schema, named_schemas={}), value)
+    codec = AvroSingleObjectCodec.default()
+    codec.register(old_schema)
+    data = MARKER + fingerprint_of_schema(old_schema) + body.getvalue()
+    assert codec.decode(data, Observation) == _observation()
+
+
 @given(observations)
 @settings(max_examples=20, deadline=None)
 def test_bytes_without_marker_are_not_single_object(observation):
