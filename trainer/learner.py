@@ -44,7 +44,12 @@ class Learner:
     """Owns the model being trained, its optimizer and the version counter."""
 
     def __init__(
-        self, model: QueenNN, config: ContinuousTrainingConfig, version: int = 0, step: int = 0
+        self,
+        model: QueenNN,
+        config: ContinuousTrainingConfig,
+        version: int = 0,
+        step: int = 0,
+        optimizer_state: dict[str, Any] | None = None,
     ) -> None:
         """Train `model` from `version` (the published version it holds) and `step`."""
         self.model = model
@@ -54,6 +59,8 @@ class Learner:
         self.rollbacks = 0
         self.skipped = 0
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.initial_lr)
+        if optimizer_state is not None:
+            self.optimizer.load_state_dict(optimizer_state)
         self._good = self._snapshot()
 
     def step(self, batch: Batch, gate: SimulationGate) -> StepOutcome | None:

@@ -17,6 +17,7 @@ from queen.gate import SimulationGate
 from queen.rules import RULE_SETS, RULES_V1
 from runtime.loop import Incoming, Outgoing
 from trainer.buffer.buffer import ReplayBuffer
+from trainer.checkpoint import save_checkpoint
 from trainer.learner import Learner
 from trainer.publisher import model_version
 from trainer.settings import ContinuousTrainingConfig
@@ -35,6 +36,7 @@ class TrainerHandler:
         model_topic: str,
         metrics: Any = None,
         taken_log: IO[str] | None = None,
+        checkpoint_dir: str = "",
     ) -> None:
         """Train `learner` from `buffer`; publish to `model_topic`."""
         self.learner = learner
@@ -50,6 +52,8 @@ class TrainerHandler:
         self.agreements: collections.deque[float] = collections.deque(maxlen=50)
         self.last_published = time.time()
         self.rollbacks_reported = 0
+        self.checkpoint_dir = checkpoint_dir
+        self.waiting_since: float | None = None  # a batch was ready and no step completed yet
 
     def handle(self, batch: Sequence[Incoming], now: float) -> list[Outgoing]:
         """Take experiences into the buffer (duplicates by decision_id are ignored)."""
@@ -80,7 +84,10 @@ class TrainerHandler:
             return []
         batch = self.buffer.sample(self.config.batch_size, self.learner.version)
         if batch is None:
+            self.waiting_since = None
             return []
+        if self.waiting_since is None:
+            self.waiting_since = clock
         started = time.perf_counter()
         outcome = self.learner.step(batch, self.gate)
         if outcome is None:
@@ -100,6 +107,9 @@ class TrainerHandler:
             outcome.version,
         )
         self.last_published = now
+        self.waiting_since = None
+        if self.checkpoint_dir and outcome.version % self.config.checkpoint_every == 0:
+            self.checkpoint()
         key = self.config.model_name.encode()
         return [Outgoing(self.model_topic, key, record)]
 
@@ -140,6 +150,18 @@ class TrainerHandler:
         if self.metrics is not None and self.learner.rollbacks > self.rollbacks_reported:
             self.metrics.rollbacks.inc(self.learner.rollbacks - self.rollbacks_reported)
         self.rollbacks_reported = self.learner.rollbacks
+
+    def checkpoint(self) -> None:
+        """Write a checkpoint of the learner's current version (if a directory is set)."""
+        if self.checkpoint_dir:
+            path = save_checkpoint(
+                self.checkpoint_dir,
+                self.learner.model,
+                self.learner.optimizer,
+                self.learner.version,
+                self.learner.steps,
+            )
+            logger.info("checkpoint %s", path)
 
     def _follow_rules(self, version: int) -> None:
         rules = RULE_SETS.get(version)

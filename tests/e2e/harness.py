@@ -62,6 +62,7 @@ class LoopHarness:
             QUEEN_JOINER_TRANSACTIONAL_ID=f"joiner-{self.token}",
             QUEEN_TRAINER_GROUP=f"trainer-{self.token}",
             QUEEN_TRAINER_TAKEN_LOG=str(self.taken_log),
+            QUEEN_TRAINER_CHECKPOINT_DIR=str(self.workdir / "checkpoints"),
             QUEEN_INFERENCE_POLICY_SEED=str(len(self.processes)),
         )
 

@@ -26,6 +26,7 @@ def test_run_shows_the_loop_learning_and_stops_cleanly_on_ctrl_c(kafka, tmp_path
         QUEEN_JOINER_GROUP=f"joiner-{uuid.uuid4().hex[:8]}",
         QUEEN_TRAINER_GROUP=f"trainer-{uuid.uuid4().hex[:8]}",
         QUEEN_JOINER_TRANSACTIONAL_ID=f"joiner-{uuid.uuid4().hex[:8]}",
+        QUEEN_TRAINER_CHECKPOINT_DIR=str(tmp_path / "checkpoints"),
     )
     run = subprocess.Popen(
         [

@@ -1,0 +1,88 @@
+"""Refilling the replay buffer after a restart from the tail of the experiences topic.
+
+The tail ends, per partition, at the trainer group's committed offset (exact: the group wrote
+it), not at the high watermark (Tansu reports it wrong). From up to `capacity` records before
+that offset, the newest `capacity` experiences by event time go back into the buffer; the
+service then consumes on from the committed offsets.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from confluent_kafka import TopicPartition
+
+from schemas.codec import Codec
+from schemas.errors import SchemaError
+from schemas.records import Experience
+from trainer.buffer.buffer import ReplayBuffer
+
+logger = logging.getLogger(__name__)
+
+
+def committed_offsets(consumer: Any, topic: str, timeout: float = 10.0) -> dict[int, int]:
+    """Return partition -> committed offset of `consumer`'s group (partitions with one)."""
+    metadata = consumer.list_topics(topic, timeout=timeout)
+    partitions = [TopicPartition(topic, p) for p in metadata.topics[topic].partitions]
+    return {
+        tp.partition: tp.offset
+        for tp in consumer.committed(partitions, timeout=timeout)
+        if tp.offset >= 0
+    }
+
+
+def read_tail(
+    reader: Any,
+    codec: Codec,
+    topic: str,
+    ends: dict[int, int],
+    capacity: int,
+    idle: float = 1.0,
+    limit: float = 60.0,
+) -> list[Experience]:
+    """Read up to `capacity` records before each partition's end offset; return experiences."""
+    if not ends:
+        return []
+    reader.assign([TopicPartition(topic, p, max(0, end - capacity)) for p, end in ends.items()])
+    remaining = {p for p, end in ends.items() if end > 0}
+    found: list[Experience] = []
+    start = last = time.monotonic()
+    while remaining and time.monotonic() - last < idle and time.monotonic() - start < limit:
+        for message in reader.consume(1000, 0.1):
+            last = time.monotonic()
+            if message.error() is not None:
+                continue
+            p, offset = message.partition(), message.offset()
+            if offset >= ends[p] - 1:
+                remaining.discard(p)
+            if offset >= ends[p]:
+                continue
+            try:
+                found.append(codec.decode(message.value() or b"", Experience))
+            except SchemaError as exc:
+                logger.warning(
+                    "skipping unreadable experience %s[%s]@%s: %s", topic, p, offset, exc
+                )
+    return found
+
+
+def rebuild(
+    buffer: ReplayBuffer,
+    group_consumer: Any,
+    reader: Any,
+    topic: str,
+    codec: Codec,
+) -> int:
+    """Refill `buffer` from the tail of `topic`; return how many experiences went in."""
+    try:
+        ends = committed_offsets(group_consumer, topic)
+        experiences = read_tail(reader, codec, topic, ends, buffer.storage.capacity)
+    finally:
+        group_consumer.close()
+        reader.close()
+    experiences.sort(key=lambda e: e.decision.event_time)
+    added = sum(buffer.add(e) for e in experiences[-buffer.storage.capacity :])
+    logger.info("replay buffer refilled with %d experiences from %s", added, topic)
+    return added
