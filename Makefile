@@ -43,6 +43,9 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 baselines: $(STAMP) ## Print the baseline policies' mean reward per tick (queen.baselines)
 	$(PY) -m queen.baselines
 
+curves: $(STAMP) ## Learning curves in game time: continuous vs coupled, with patch day (var/curves)
+	$(PY) -m trainer.curves --ticks 400 --switch-tick 200 --out var/curves
+
 lock: ## Re-resolve requirements.lock from pyproject.toml in a scratch venv
 	rm -rf /tmp/queenloop-lock && $(PYTHON) -m venv /tmp/queenloop-lock
 	/tmp/queenloop-lock/bin/pip install --quiet . && /tmp/queenloop-lock/bin/pip freeze --exclude queenloop \
@@ -51,4 +54,4 @@ lock: ## Re-resolve requirements.lock from pyproject.toml in a scratch venv
 clean: ## Remove .venv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
 
-.PHONY: help install run test test-unit lint format baselines lock clean
+.PHONY: help install run test test-unit lint format baselines curves lock clean

@@ -14,6 +14,8 @@ class TrainerMetrics:
     """Seed §6 TrainingMetrics as Prometheus metrics, plus gate agreement and self-healing."""
 
     training_steps: Counter
+    batches_trained: Counter
+    pending_experiences: Gauge
     batch_size: Histogram
     loss: Gauge
     buffer_size: Gauge
@@ -43,7 +45,12 @@ class TrainerMetrics:
             return Counter(f"{p}_{name}", doc, registry=registry)
 
         return cls(
-            training_steps=counter("training_steps", "Training steps completed (batches trained)"),
+            training_steps=counter("training_steps", "Training steps completed"),
+            batches_trained=counter("batches_trained", "Batches trained (one per completed step)"),
+            pending_experiences=gauge(
+                "pending_experiences",
+                "Buffer rows still waiting for a reward (0 here: the joiner holds pending ones)",
+            ),
             batch_size=Histogram(
                 f"{p}_batch_size",
                 "Experiences per training step",

@@ -73,6 +73,7 @@ class TrainerHandler:
             self.metrics.experiences_taken.inc(len(taken))
             self.metrics.buffer_size.set(len(self.buffer))
             self.metrics.experiences_with_rewards.set(self.buffer.completed_count)
+            self.metrics.pending_experiences.set(len(self.buffer) - self.buffer.completed_count)
         return []
 
     def on_tick(self, now: float) -> list[Outgoing]:
@@ -132,6 +133,7 @@ class TrainerHandler:
         if m is None:
             return
         m.training_steps.inc()
+        m.batches_trained.inc()
         m.batch_size.observe(batch_size)
         m.loss.set(loss)
         m.step_seconds.observe(elapsed)

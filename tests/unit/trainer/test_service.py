@@ -1,0 +1,58 @@
+"""The trainer's handler: cadence, overruns, dedupe, versions published."""
+
+import dataclasses
+
+from prometheus_client import CollectorRegistry
+
+from queen.model import initial_model
+from runtime.loop import Incoming
+from schemas.records import ModelVersion
+from tests import samples
+from tests.fakes import MessageStub
+from trainer.__main__ import make_buffer
+from trainer.learner import Learner
+from trainer.metrics import TrainerMetrics
+from trainer.service import TrainerHandler
+from trainer.settings import ContinuousTrainingConfig
+
+
+def handler(interval: float) -> tuple[TrainerHandler, CollectorRegistry]:
+    config = ContinuousTrainingConfig(training_interval=interval, min_batch_size=8)
+    registry = CollectorRegistry()
+    h = TrainerHandler(
+        Learner(initial_model(0), config),
+        make_buffer(config),
+        config,
+        "models",
+        TrainerMetrics.create(registry),
+    )
+    experiences = []
+    for i in range(40):
+        e = samples.experience(i % 8, i)
+        experiences.append(
+            dataclasses.replace(e, decision=dataclasses.replace(e.decision, decision_id=f"d{i}"))
+        )
+    batch = [Incoming(e, MessageStub("x", b"", 0, i)) for i, e in enumerate(experiences)]
+    h.handle(batch + batch[:5], 0.0)  # five duplicates
+    return h, registry
+
+
+def test_experiences_are_taken_once_and_each_step_publishes_the_next_version():
+    h, registry = handler(interval=3600.0)
+    assert registry.get_sample_value("queen_trainer_experiences_taken_total") == 40
+    assert registry.get_sample_value("queen_trainer_duplicate_experiences_total") == 5
+    (out,) = h.on_tick(0.0)
+    assert isinstance(out.record, ModelVersion) and out.record.version == 1
+    assert out.topic == "models" and out.key == b"queen"
+    assert out.record.training.batch_size == 32 and out.record.parent_version == 0
+    assert h.on_tick(0.0) == [], "the next step waits for the interval"
+    assert registry.get_sample_value("queen_trainer_overruns_total") == 0
+
+
+def test_an_overrun_is_counted_and_the_next_step_starts_at_once():
+    h, registry = handler(interval=1e-9)  # every step takes longer than the interval
+    versions = [h.on_tick(0.0)[0].record.version for _ in range(3)]
+    assert versions == [1, 2, 3]
+    assert registry.get_sample_value("queen_trainer_overruns_total") == 3
+    assert registry.get_sample_value("queen_trainer_batches_trained_total") == 3
+    assert registry.get_sample_value("queen_trainer_utilization") == 1.0
