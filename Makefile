@@ -17,7 +17,14 @@ $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install every pinned dependency
+TOOLS := .venv-tools/.installed
+$(TOOLS): requirements-tools.lock
+	test -x .venv-tools/bin/python || $(PYTHON) -m venv .venv-tools
+	.venv-tools/bin/python -m pip install --quiet --upgrade pip
+	.venv-tools/bin/python -m pip install --quiet -r requirements-tools.lock
+	touch $(TOOLS)
+
+install: $(STAMP) $(TOOLS) ## Create .venv (and .venv-tools for deploy checks), install every pinned dependency
 
 SPEED ?= 20
 TERRITORIES ?= 64
@@ -25,7 +32,7 @@ DURATION ?= 0
 run: $(STAMP) ## Run the whole loop on an embedded broker with a live view (SPEED, TERRITORIES, DURATION)
 	$(PY) -m runtime.run --speed $(SPEED) --territories $(TERRITORIES) --duration $(DURATION) $(ARGS)
 
-test: $(STAMP) ## Run the whole suite: unit, integration and end-to-end (real broker)
+test: $(STAMP) $(TOOLS) ## Run the whole suite: unit, integration, e2e (real broker), deploy checks
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP) ## Run the unit tests only (no broker)
@@ -52,6 +59,6 @@ lock: ## Re-resolve requirements.lock from pyproject.toml in a scratch venv
 	  | sed 's/^torch==\(.*\)+cpu/torch==\1/' > requirements.lock.new && mv requirements.lock.new requirements.lock
 
 clean: ## Remove .venv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
+	rm -rf $(VENV) .venv-tools .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
 
 .PHONY: help install run test test-unit lint format baselines curves lock clean

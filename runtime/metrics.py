@@ -6,6 +6,8 @@ create as many services as they like, each on a fresh CollectorRegistry.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +35,7 @@ class LoopMetrics:
     commits: Counter
     heartbeat: Gauge
     delivery_errors: Counter
+    consumer_lag: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry, service: str) -> LoopMetrics:
@@ -72,4 +75,24 @@ class LoopMetrics:
             delivery_errors=Counter(
                 f"{p}_delivery_errors", "Records the broker did not accept", registry=registry
             ),
+            consumer_lag=Gauge(
+                f"{p}_consumer_lag",
+                "Records behind the end of each assigned partition (librdkafka statistics)",
+                ["topic", "partition"],
+                registry=registry,
+            ),
         )
+
+    def initialize(self, kinds: Iterable[str]) -> None:
+        """Create the labelled series up front, so dashboards see zeros rather than nothing."""
+        for kind in kinds:
+            self.dead_letters.labels(kind=kind)
+
+    def record_stats(self, stats_json: str) -> None:
+        """Set consumer lag from a librdkafka statistics JSON document (a stats_cb)."""
+        stats = json.loads(stats_json)
+        for topic, t in stats.get("topics", {}).items():
+            for partition, p in t.get("partitions", {}).items():
+                lag = p.get("consumer_lag", -1)
+                if partition != "-1" and lag >= 0:
+                    self.consumer_lag.labels(topic=topic, partition=partition).set(lag)

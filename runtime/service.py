@@ -27,6 +27,7 @@ from runtime.metrics import LoopMetrics, serve_metrics
 from runtime.settings import KafkaSettings, ServiceSettings, env_with_args
 from runtime.topics import DEAD_LETTERS
 from schemas.codec import AvroSingleObjectCodec
+from schemas.enums import ErrorKind
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class ServiceContext:
         configure_logging(name, service.log_level)
         registry = CollectorRegistry()
         loop_metrics = LoopMetrics.create(registry, name)
+        loop_metrics.initialize(kind.value for kind in ErrorKind)
         port = None
         if service.metrics_port >= 0:
             _server, port = serve_metrics(registry, service.metrics_port)
@@ -110,7 +112,11 @@ class ServiceContext:
     ) -> ServiceLoop:
         """Return a ServiceLoop consuming `record_types`' topics in `group_id`."""
         loop = ServiceLoop(
-            make_consumer(self.kafka, group_id),
+            make_consumer(
+                self.kafka,
+                group_id,
+                **{"statistics.interval.ms": 5000, "stats_cb": self.loop_metrics.record_stats},
+            ),
             self.producer,
             self.codec,
             record_types,

@@ -25,7 +25,7 @@ class InferenceMetrics:
     def create(cls, registry: CollectorRegistry) -> InferenceMetrics:
         """Register on `registry`."""
         p = "queen_inference"
-        return cls(
+        metrics = cls(
             decisions=Counter(
                 f"{p}_decisions",
                 "Decisions produced, by gate verdict",
@@ -63,3 +63,18 @@ class InferenceMetrics:
                 registry=registry,
             ),
         )
+        for gate in ("SEND", "WAIT"):
+            metrics.decisions.labels(gate=gate)
+        for reason in (
+            "sha256",
+            "architecture",
+            "feature",
+            "non-finite",
+            "shape",
+            "readable",
+            "stale",
+            "undecodable",
+            "invalid",
+        ):
+            metrics.versions_rejected.labels(reason=reason)
+        return metrics

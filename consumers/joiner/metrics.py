@@ -28,7 +28,7 @@ class JoinerMetrics:
     def create(cls, registry: CollectorRegistry) -> JoinerMetrics:
         """Register on `registry`."""
         p = "queen_joiner"
-        return cls(
+        metrics = cls(
             experiences=Counter(
                 f"{p}_experiences",
                 "Experiences produced, by reward source",
@@ -55,6 +55,12 @@ class JoinerMetrics:
                 registry=registry,
             ),
         )
+        for source in ("MATCHED", "DEFAULT"):
+            metrics.experiences.labels(source=source)
+        for outcome in vars(JoinStats()):
+            if not outcome.startswith("_"):
+                metrics.events.labels(outcome=outcome)
+        return metrics
 
     def observe(self, pending: PendingJoin, experiences: list[Experience], _now: Any) -> None:
         """Update from the join state after a batch or tick."""

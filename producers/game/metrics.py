@@ -24,7 +24,7 @@ class GameMetrics:
     def create(cls, registry: CollectorRegistry) -> GameMetrics:
         """Register on `registry`."""
         p = "queen_game"
-        return cls(
+        metrics = cls(
             ticks=Counter(f"{p}_ticks", "Ticks played", registry=registry),
             observations=Counter(f"{p}_observations", "Observations produced", registry=registry),
             rewards=Counter(f"{p}_rewards", "Rewards produced", registry=registry),
@@ -39,6 +39,9 @@ class GameMetrics:
             ),
             rules_version=Gauge(f"{p}_rules_version", "Rules version in force", registry=registry),
         )
+        for status in ("applied", "waited", "missing", "late", "duplicate"):
+            metrics.decisions.labels(status=status)
+        return metrics
 
     def tick(self, book: DecisionBook, mean_reward: float, rules_version: int) -> None:
         """Account for one played tick."""
