@@ -50,6 +50,9 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 baselines: $(STAMP) ## Print the baseline policies' mean reward per tick (queen.baselines)
 	$(PY) -m queen.baselines
 
+bench: $(STAMP) ## Benchmarks beside their goals (BENCH=quick: under a minute); writes bench/results/
+	$(PY) -m bench $(if $(filter quick,$(BENCH)),--quick,)
+
 curves: $(STAMP) ## Learning curves in game time: continuous vs coupled, with patch day (var/curves)
 	$(PY) -m trainer.curves --ticks 400 --switch-tick 200 --out var/curves
 
@@ -61,4 +64,4 @@ lock: ## Re-resolve requirements.lock from pyproject.toml in a scratch venv
 clean: ## Remove .venv and caches
 	rm -rf $(VENV) .venv-tools .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
 
-.PHONY: help install run test test-unit lint format baselines curves lock clean
+.PHONY: help install run test test-unit lint format baselines bench curves lock clean

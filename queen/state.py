@@ -84,6 +84,19 @@ class TerritoryBatch:
         )
 
 
+def check_known(territory: str, rules_version: int, n_territories: int, known_rules: Any) -> None:
+    """Raise ObservationError unless the territory and the rules version are known.
+
+    The domain checks left once a record passed the contract's own validation (the codec's).
+    """
+    index = territory_index(territory)
+    if index >= n_territories:
+        msg = f"territory_id={territory!r}: unknown territory (world has {n_territories})"
+        raise ObservationError(msg)
+    if rules_version not in known_rules:
+        raise ObservationError(f"rules_version={rules_version!r}: unknown rules")
+
+
 def _number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ObservationError(f"{name}={value!r}: must be a number")

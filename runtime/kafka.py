@@ -36,6 +36,10 @@ CONSUMER: dict[str, Any] = {
     "max.poll.interval.ms": 30000,
     # Read only committed transactional output (the joiner writes in transactions).
     "isolation.level": "read_committed",
+    # Tansu answers a fetch only when this wait expires, even when data has arrived (measured:
+    # 500 ms -> 252 ms p50 per message, 10 ms -> 6.6 ms); Kafka answers as soon as data is there,
+    # so there this costs only idle fetch requests. Override with KAFKA_FETCH_WAIT_MAX_MS.
+    "fetch.wait.max.ms": 10,
     # Model versions are a few hundred KB; room for larger models.
     "fetch.max.bytes": 64 * 1024 * 1024,
     "max.partition.fetch.bytes": 16 * 1024 * 1024,

@@ -163,6 +163,7 @@ class ServiceLoop:
     def _process(self, messages: list[Any]) -> None:
         started = time.perf_counter()
         batch: list[Incoming] = []
+        consumed: dict[str, int] = {}
         for message in messages:
             error = message.error()
             if error is not None:
@@ -170,7 +171,7 @@ class ServiceLoop:
                 continue
             topic = message.topic()
             self._positions[(topic, message.partition())] = message.offset() + 1
-            self.metrics.consumed.labels(topic=topic).inc()
+            consumed[topic] = consumed.get(topic, 0) + 1
             try:
                 record: Any = self.codec.decode(message.value() or b"", self.record_types[topic])
             except SchemaError as exc:
@@ -178,6 +179,8 @@ class ServiceLoop:
                 self.dead_letters.publish(message, exc)
                 continue
             batch.append(Incoming(record, message))
+        for topic, count in consumed.items():
+            self.metrics.consumed.labels(topic=topic).inc(count)
         self.metrics.batch_size.observe(len(batch))
         if batch:
             self._emit(self.handler.handle(batch, time.time()))

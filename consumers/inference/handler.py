@@ -6,8 +6,8 @@ exploring policy (propensity) → the simulation gate for the observation's rule
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +19,7 @@ from queen.features import extract_features
 from queen.gate import SimulationGate
 from queen.policy import ExplorationPolicy
 from queen.rules import N_TYPES, RULE_SETS, SPAWN_TYPES
-from queen.state import TerritoryBatch, validate_raw
+from queen.state import TerritoryBatch, check_known
 from runtime.loop import Incoming, Outgoing, Rejected
 from schemas.enums import GateDecision, SpawnType
 from schemas.records import Action, Decision
@@ -53,12 +53,9 @@ class InferenceHandler:
         out: list[Outgoing | Rejected] = []
         valid: list[Incoming] = []
         for item in batch:
+            obs = item.record  # the codec validated it against the contract already
             try:
-                validate_raw(item.record, self.n_territories)
-                if item.record.rules_version not in self.gates:
-                    raise ObservationError(
-                        f"rules_version={item.record.rules_version!r}: unknown rules"
-                    )
+                check_known(obs.territory_id, obs.rules_version, self.n_territories, self.gates)
             except ObservationError as exc:
                 out.append(Rejected(item, exc))
                 continue
@@ -85,11 +82,12 @@ class InferenceHandler:
             send[rows], expected[rows] = verdict.send, verdict.expected_reward
             versions[int(version)] = verdict.gate_version
         decided_at = time.time_ns() // 1000
+        rows = features.tolist()
         out: list[Outgoing | Rejected] = []
         for i, obs in enumerate(records):
             action = int(chosen.actions[i])
             decision = Decision(
-                decision_id=uuid.uuid4().hex,
+                decision_id=os.urandom(16).hex(),
                 observation_id=obs.observation_id,
                 territory_id=obs.territory_id,
                 seq=obs.seq,
@@ -98,7 +96,7 @@ class InferenceHandler:
                 decided_at=decided_at,
                 rules_version=obs.rules_version,
                 model_version=served.version,
-                features=tuple(features[i].tolist()),
+                features=tuple(rows[i]),
                 action=Action(action // N_TYPES, SPAWN_TYPE_ENUMS[action % N_TYPES]),
                 action_probability=float(chosen.propensity[i]),
                 confidence=float(chosen.confidence[i]),

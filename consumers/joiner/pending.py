@@ -1,8 +1,11 @@
 """The joiner's state: decisions and rewards waiting for their other half. Pure, no Kafka.
 
 Key: (territory_id, seq). Either side may come first. Time is event time: each partition's
-watermark is the largest event_time seen on it (decisions and rewards of a territory share a
-partition). A decision still unmatched when its partition's watermark passes
+watermark is the *smaller* of the largest event_time seen among its decisions and the largest
+seen among its rewards (a territory's decisions and rewards share a partition number). Taking
+the smaller one matters when one topic is read ahead of the other (a backlog, a restart): the
+decisions' clock alone would expire decisions whose rewards are still waiting, unread, in the
+rewards topic. A decision still unmatched when its partition's watermark passes
 `decision.event_time + reward_timeout_ms` becomes a DEFAULT experience (or is dropped, when no
 default reward is configured); an unmatched reward is dropped after the same timeout. Keys
 already joined are remembered for two timeouts, so a duplicate decision or reward yields no
@@ -51,13 +54,14 @@ class PendingJoin:
     decisions: dict[Key, _Held] = field(default_factory=dict)
     rewards: dict[Key, _Held] = field(default_factory=dict)
     joined: dict[Key, int] = field(default_factory=dict)  # key -> event_time, for duplicates
-    watermarks: dict[int, int] = field(default_factory=dict)  # partition -> max event_time
+    decision_clock: dict[int, int] = field(default_factory=dict)  # partition -> max event_time
+    reward_clock: dict[int, int] = field(default_factory=dict)  # partition -> max event_time
     stats: JoinStats = field(default_factory=JoinStats)
 
     def add_decision(self, decision: Decision, where: Where, now_us: int) -> list[Experience]:
         """Take a decision; return the experience when its reward is already here."""
         key = (decision.territory_id, decision.seq)
-        self._see(where[1], decision.event_time)
+        _advance(self.decision_clock, where[1], decision.event_time)
         if key in self.joined or key in self.decisions:
             self.stats.duplicates += 1
             return []
@@ -70,7 +74,7 @@ class PendingJoin:
     def add_reward(self, reward: Reward, where: Where, now_us: int) -> list[Experience]:
         """Take a reward; return the experience when its decision is already here."""
         key = (reward.territory_id, reward.seq)
-        self._see(where[1], reward.event_time)
+        _advance(self.reward_clock, where[1], reward.event_time)
         if key in self.joined:
             self.stats.late_rewards += 1
             return []
@@ -121,7 +125,8 @@ class PendingJoin:
             for key in [k for k, h in table.items() if h.partition in gone]:
                 del table[key]
         for partition in gone:
-            self.watermarks.pop(partition, None)
+            self.decision_clock.pop(partition, None)
+            self.reward_clock.pop(partition, None)
 
     @property
     def pending_decisions(self) -> int:
@@ -133,16 +138,15 @@ class PendingJoin:
         """Rewards waiting for their decision."""
         return len(self.rewards)
 
-    def _see(self, partition: int, event_time: int) -> None:
-        if event_time > self.watermarks.get(partition, -1):
-            self.watermarks[partition] = event_time
+    def watermark(self, partition: int) -> int:
+        """Event time both topics of `partition` have reached (-1 until both have records)."""
+        return min(self.decision_clock.get(partition, -1), self.reward_clock.get(partition, -1))
 
     def _expired(self, held: _Held) -> bool:
-        deadline = held.record.event_time + self.reward_timeout_ms
-        return self.watermarks.get(held.partition, -1) > deadline
+        return self.watermark(held.partition) > held.record.event_time + self.reward_timeout_ms
 
     def _watermark_of_key(self, _key: Key) -> int:
-        return max(self.watermarks.values(), default=-1)
+        return max((self.watermark(p) for p in self.decision_clock), default=-1)
 
     def _remember(self, key: Key, event_time: int) -> None:
         self.joined[key] = event_time
@@ -172,3 +176,8 @@ class PendingJoin:
             joined_at=now_us,
             join_latency_ms=max(0, (now_us - decision.decided_at) // 1000),
         )
+
+
+def _advance(clock: dict[int, int], partition: int, event_time: int) -> None:
+    if event_time > clock.get(partition, -1):
+        clock[partition] = event_time

@@ -1,5 +1,4 @@
 import dataclasses
-import math
 
 import numpy as np
 from prometheus_client import CollectorRegistry
@@ -47,7 +46,7 @@ def test_one_decision_per_valid_observation_and_rejections_for_invalid_ones():
     good = [samples.observation(t, 3) for t in range(5)]
     bad = [
         samples.observation(99, 3),  # unknown territory
-        samples.observation(1, 3, resources=math.nan),
+        samples.observation(1, 3, territory_id="castle"),  # (NaN never gets here: the codec)
         samples.observation(2, 3, rules_version=7),
     ]
     batch = [Incoming(o, MessageStub("obs", b"", 0, i)) for i, o in enumerate(good + bad)]
@@ -59,7 +58,7 @@ def test_one_decision_per_valid_observation_and_rejections_for_invalid_ones():
     assert all(o.key == o.record.territory_id.encode() and o.topic == "dec" for o in outgoing)
     assert [str(r.error) for r in rejected] == [
         "territory_id='t-0099': unknown territory (world has 64)",
-        "resources=nan: must be finite",
+        "territory_id='castle': expected 't-' and 4+ digits",
         "rules_version=7: unknown rules",
     ]
     for d in decisions:

@@ -49,6 +49,7 @@ def test_expired_decision_becomes_default_or_is_dropped_by_event_time():
         join = PendingJoin(reward_timeout_ms=4 * T, default_reward=default)
         old = decision(1, 0)
         join.add_decision(old, ("d", 0, 0), 1)
+        join.add_decision(decision(2, 9), ("d", 0, 1), 1)
         join.add_reward(reward(2, 3), ("r", 0, 1), 1)  # watermark: tick 4, not past the timeout
         assert join.expire(2) == []
         join.add_reward(reward(3, 4), ("r", 0, 2), 1)  # watermark: tick 5 > tick 0 + 4 ticks
@@ -62,6 +63,7 @@ def test_expired_decision_becomes_default_or_is_dropped_by_event_time():
 
 def test_orphan_rewards_are_dropped_after_the_timeout():
     join = PendingJoin(reward_timeout_ms=T)
+    join.add_decision(decision(9, 9), ("d", 0, 0), 1)
     join.add_reward(reward(1, 0), ("r", 0, 0), 1)
     join.add_reward(reward(2, 5), ("r", 0, 1), 1)
     join.expire(2)
@@ -96,3 +98,14 @@ def test_a_reward_for_another_tick_does_not_join():
     join = PendingJoin()
     join.add_decision(decision(1, 0), ("d", 0, 0), 1)
     assert join.add_reward(dataclasses.replace(reward(1, 1)), ("r", 0, 0), 1) == []
+
+
+def test_reading_one_topic_far_ahead_of_the_other_expires_nothing():
+    """A backlog read decisions-first: their clock runs ahead, the rewards' does not."""
+    join = PendingJoin(reward_timeout_ms=4 * T)
+    decisions = [decision(1, seq) for seq in range(50)]
+    for i, d in enumerate(decisions):
+        join.add_decision(d, ("d", 0, i), 1)
+    assert join.expire(2) == [] and join.pending_decisions == 50
+    joined = [e for seq in range(50) for e in join.add_reward(reward(1, seq), ("r", 0, seq), 3)]
+    assert len(joined) == 50 and join.stats.defaulted == 0 and join.stats.late_rewards == 0

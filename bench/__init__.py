@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench` (make bench). Figures are printed and written, never asserted."""

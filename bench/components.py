@@ -1,0 +1,130 @@
+"""In-process figures: joiner throughput on a real broker, trainer step time, learning speed."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+import uuid
+
+import numpy as np
+from prometheus_client import CollectorRegistry
+
+from consumers.joiner.handler import JoinHandler
+from consumers.joiner.pending import PendingJoin
+from queen.features import extract_features
+from queen.gate import SimulationGate
+from queen.model import initial_model
+from queen.rules import RULES_V1
+from queen.world import World, WorldConfig
+from runtime.dead_letter import DeadLetterPublisher
+from runtime.kafka import make_admin, make_consumer, make_producer, make_transactional_producer
+from runtime.loop import LoopConfig, ServiceLoop
+from runtime.metrics import LoopMetrics
+from runtime.settings import KafkaSettings
+from runtime.topics import TopicSpec, ensure_topics
+from schemas.codec import AvroSingleObjectCodec
+from schemas.enums import DecisionStatus
+from schemas.records import Decision, Reward
+from tests.samples import decision, reward
+from trainer.buffer.buffer import Batch
+from trainer.curves import Evaluator, figures, run_continuous, run_coupled
+from trainer.learner import Learner
+from trainer.settings import ContinuousTrainingConfig
+
+CODEC = AvroSingleObjectCodec.default()
+
+
+def joiner_throughput(settings: KafkaSettings, pairs: int) -> float:
+    """Decisions + rewards in per second through the joiner's loop, in Kafka transactions."""
+    token = uuid.uuid4().hex[:8]
+    decisions, rewards, out = (f"bench-{token}.{n}" for n in ("decisions", "rewards", "exp"))
+    ensure_topics(make_admin(settings), [TopicSpec(t, 4) for t in (decisions, rewards, out)])
+    producer = make_producer(settings, **{"linger.ms": 20})
+    for i in range(pairs):
+        territory, seq = i % 64, i // 64
+        d = decision(territory, seq)
+        producer.produce(decisions, CODEC.encode(d), d.territory_id.encode())
+        r = reward(
+            territory, seq, decision_id=d.decision_id, decision_status=DecisionStatus.APPLIED
+        )
+        producer.produce(rewards, CODEC.encode(r), r.territory_id.encode())
+        if i % 5000 == 0:
+            producer.poll(0)
+    producer.flush(60)
+    registry = CollectorRegistry()
+    metrics = LoopMetrics.create(registry, "joiner")
+    tx = make_transactional_producer(settings, f"bench-joiner-{token}")
+    handler = JoinHandler(PendingJoin(), decisions, out)
+    loop = ServiceLoop(
+        make_consumer(settings, f"bench-{token}"),
+        tx,
+        CODEC,
+        {decisions: Decision, rewards: Reward},
+        handler,
+        DeadLetterPublisher(tx, out + ".dead", "bench", CODEC, metrics.dead_letters),
+        metrics,
+        LoopConfig(batch_size=2000, commit_interval=0.5, transactional=True),
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=loop.run, args=(stop,))
+    thread.start()
+    started = None
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        consumed = sum(
+            registry.get_sample_value("queen_joiner_records_consumed_total", {"topic": t}) or 0
+            for t in (decisions, rewards)
+        )
+        if consumed and started is None:
+            started = time.perf_counter()
+        if handler.pending.stats.matched >= pairs:
+            break
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    stop.set()
+    thread.join(60)
+    return 2 * pairs / elapsed
+
+
+def trainer_step_ms(batch_size: int, repeats: int = 50) -> float:
+    """Median milliseconds of one learner step (re-validation + gradient step) at `batch_size`."""
+    world = World(WorldConfig(batch_size, 0))
+    features = extract_features(world.observe())
+    batch = Batch(
+        np.arange(batch_size),
+        np.ones(batch_size, np.float32),
+        features,
+        np.arange(batch_size) % 32,
+        np.zeros(batch_size, np.float32),
+        np.zeros(batch_size, np.float32),
+        np.ones(batch_size, bool),
+        np.ones(batch_size, np.int64),
+        np.zeros(batch_size, np.int64),
+        [str(i) for i in range(batch_size)],
+    )
+    learner, gate = Learner(initial_model(0), ContinuousTrainingConfig()), SimulationGate(RULES_V1)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        learner.step(batch, gate)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def learning(ticks: int, switch: int | None) -> tuple[dict[str, object], dict[str, list[float]]]:
+    """The learning race of trainer.curves: figures and curves."""
+    config = WorldConfig(64, 0, switch)
+    evaluator = Evaluator(config)
+    continuous = run_continuous(config, ticks, ContinuousTrainingConfig(), evaluator)
+    coupled = run_coupled(config, ticks, 0.001, evaluator)
+    curves = {
+        "continuous_share": continuous.share,
+        "coupled_share": coupled.share,
+        "continuous": continuous.reward,
+        "coupled": coupled.reward,
+        "random": [0.0] * ticks,
+        "oracle": [0.0] * ticks,
+        "gate_agreement": continuous.agreement,
+    }
+    return figures(curves, switch), curves

@@ -1,0 +1,174 @@
+"""Latency, hot-load and memory of a real inference process at a paced offered load.
+
+A paced producer offers observations at `rate` per second, stamping `emitted_at`; inference (the
+service, as a process) stamps `decided_at` into each decision, so latency comes from the
+services' own timestamps. Meanwhile model versions are published every `every` seconds; hot-load
+latency is a version's `created_at` to the first decision served with it. RSS is sampled from
+/proc while it runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from queen.features import FEATURE_FINGERPRINT
+from queen.model import ARCHITECTURE_FINGERPRINT, initial_model
+from queen.weights import sha256_hex, to_safetensors
+from runtime.broker import free_port
+from runtime.kafka import make_admin, make_producer
+from runtime.settings import KafkaSettings
+from runtime.topics import ensure_topics, topic_specs
+from runtime.view import scrape
+from schemas.codec import AvroSingleObjectCodec
+from schemas.records import Decision, ModelVersion
+from tests.integration.kafka_helpers import TopicReader
+from tests.samples import observation
+
+CODEC = AvroSingleObjectCodec.default()
+
+
+@dataclass
+class LiveResult:
+    """What one paced run measured."""
+
+    offered_per_s: float
+    decisions: int
+    latency_ms: list[float]
+    hot_load_ms: list[float]
+    rss_mb: list[float]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def version_record(version: int) -> ModelVersion:
+    """A valid model version with fresh weights."""
+    weights = to_safetensors(initial_model(version))
+    return ModelVersion(
+        "queen",
+        version,
+        version - 1,
+        time.time_ns() // 1000,
+        weights,
+        sha256_hex(weights),
+        ARCHITECTURE_FINGERPRINT,
+        FEATURE_FINGERPRINT,
+        None,
+    )
+
+
+def run(bootstrap: str, seconds: float, rate: float = 2000.0, every: float = 0.5) -> LiveResult:
+    """Offer `rate` observations/s for `seconds` to a real inference process and measure."""
+    prefix = f"live-{uuid.uuid4().hex[:8]}."
+    settings = KafkaSettings(bootstrap, prefix, 4)
+    ensure_topics(make_admin(settings), topic_specs(settings))
+    port = free_port()
+    env = dict(
+        os.environ,
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        QUEEN_TOPIC_PREFIX=prefix,
+        QUEEN_METRICS_PORT=str(port),
+        QUEEN_INFERENCE_GROUP=f"g-{prefix}",
+    )
+    service = subprocess.Popen(
+        [sys.executable, "-m", "consumers.inference"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    producer = make_producer(settings, **{"linger.ms": 1})
+    rss: list[float] = []
+    try:
+        _wait_ready(port, producer, settings)
+        sent, version, start = 0, 0, time.perf_counter()
+        next_version = start
+        while (now := time.perf_counter()) - start < seconds:
+            due = int((now - start) * rate)
+            while sent < due:
+                obs = dataclasses.replace(
+                    observation(sent % 64, 1_000 + sent // 64), emitted_at=time.time_ns() // 1000
+                )
+                producer.produce(
+                    settings.topic("observations"), CODEC.encode(obs), obs.territory_id.encode()
+                )
+                sent += 1
+            producer.poll(0)
+            if now >= next_version:
+                version += 1
+                producer.produce(
+                    settings.topic("model-versions"),
+                    CODEC.encode(version_record(version)),
+                    b"queen",
+                )
+                next_version = now + every
+                rss.append(rss_mb(service.pid))
+            time.sleep(0.001)
+        producer.flush(30)
+        reader = TopicReader(settings, settings.topic("decisions"), 4)
+        messages = reader.until(sent, timeout=120)
+        reader.close()
+    finally:
+        service.terminate()
+        service.wait(30)
+    decisions = [CODEC.decode(m.value(), Decision) for m in messages]
+    paced = [d for d in decisions if d.seq >= 1_000]  # not the warm-up observation
+    latency = [(d.decided_at - d.observation_emitted_at) / 1000 for d in paced]
+    first_served: dict[int, int] = {}
+    for d in sorted(paced, key=lambda d: d.decided_at):
+        first_served.setdefault(d.model_version, d.decided_at)
+    hot = [
+        (first_served[v] - created_at) / 1000
+        for v, created_at in _versions(settings).items()
+        if v in first_served
+    ]
+    return LiveResult(sent / seconds, len(decisions), latency, hot, rss)
+
+
+def _versions(settings: KafkaSettings) -> dict[int, int]:
+    reader = TopicReader(settings, settings.topic("model-versions"), 1)
+    found = {}
+    for m in reader.poll() + reader.poll():
+        v = CODEC.decode(m.value(), ModelVersion)
+        found[v.version] = v.created_at
+    reader.close()
+    return found
+
+
+def _wait_ready(port: int, producer: object, settings: KafkaSettings) -> None:
+    """Until inference has joined its group and decided one warm-up observation."""
+    deadline = time.monotonic() + 90
+    producer.produce(settings.topic("observations"), CODEC.encode(observation(0, 0)), b"t-0000")
+    producer.flush(10)
+    while time.monotonic() < deadline:
+        done = scrape(port).get(
+            (
+                "queen_inference_records_consumed_total",
+                (("topic", settings.topic("observations")),),
+            ),
+            0,
+        )
+        if done:
+            return
+        time.sleep(0.2)
+    raise TimeoutError("inference did not start")
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    """p50 and p99 (None when there is nothing to measure)."""
+    if not values:
+        return {"p50": None, "p99": None}
+    return {"p50": float(np.percentile(values, 50)), "p99": float(np.percentile(values, 99))}
