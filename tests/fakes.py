@@ -81,6 +81,14 @@ class ScriptedConsumer:
     def consume(self, _num: int, _timeout: float) -> list[MessageStub]:
         return self.batches.pop(0) if self.batches else []
 
+    def poll(self, _timeout: float) -> MessageStub | None:
+        """The first record of the next batch; consume() then hands out the rest."""
+        if not self.batches or not self.batches[0]:
+            if self.batches:
+                self.batches.pop(0)
+            return None
+        return self.batches[0].pop(0)
+
     def commit(self, offsets: Any, asynchronous: bool = False) -> None:
         self.commits.append({(tp.topic, tp.partition): tp.offset for tp in offsets})
 

@@ -6,6 +6,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import torch
+
 from consumers.inference.handler import InferenceHandler
 from consumers.inference.metrics import InferenceMetrics
 from consumers.inference.model_slot import ModelSlot, VersionReader
@@ -33,6 +35,7 @@ class InferenceSettings:
     temperature: float = 0.1
     gate_threshold: float = 0.0  # expected gain over waiting required to SEND
     batch_size: int = 500  # observations per micro-batch at most
+    torch_threads: int = 1  # intra-op threads: micro-batches are small; more threads add jitter
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> InferenceSettings:
@@ -48,6 +51,7 @@ class InferenceSettings:
             temperature=env_float(env, "QUEEN_INFERENCE_TEMPERATURE", d.temperature),
             gate_threshold=env_float(env, "QUEEN_GATE_THRESHOLD", d.gate_threshold),
             batch_size=env_int(env, "QUEEN_INFERENCE_BATCH_SIZE", d.batch_size, minimum=1),
+            torch_threads=env_int(env, "QUEEN_TORCH_THREADS", d.torch_threads, minimum=1),
         )
 
     def exploration_config(self) -> ExplorationConfig:
@@ -70,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         {"territories": "QUEEN_TERRITORIES", "group": "QUEEN_INFERENCE_GROUP"},
     )
     settings = InferenceSettings.from_env(ctx.environ)
+    torch.set_num_threads(settings.torch_threads)
     metrics = InferenceMetrics.create(ctx.registry)
     slot = ModelSlot(initial_model(settings.model_seed), metrics)
     reader = make_reader(ctx.kafka)
