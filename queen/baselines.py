@@ -25,7 +25,7 @@ import torch
 
 from queen.features import extract_features
 from queen.gate import SimulationGate
-from queen.model import initial_model, regression_loss
+from queen.model import QueenNN, initial_model, regression_loss
 from queen.policy import ExplorationPolicy, OraclePolicy, RandomPolicy
 from queen.reward import RewardCalculator
 from queen.world import World, WorldConfig
@@ -67,8 +67,16 @@ def run_oracle(config: WorldConfig, ticks: int) -> np.ndarray:
     return out
 
 
-def run_coupled(config: WorldConfig, ticks: int, lr: float = 0.001) -> np.ndarray:
-    """Mean reward per tick of the seed's coupled single-sample learner."""
+def run_coupled(
+    config: WorldConfig,
+    ticks: int,
+    lr: float = 0.001,
+    on_tick: Callable[[QueenNN, World], None] | None = None,
+) -> np.ndarray:
+    """Mean reward per tick of the seed's coupled single-sample learner.
+
+    `on_tick(model, world)` is called after each tick's training (for measurements).
+    """
     world, calc = World(config), RewardCalculator()
     model = initial_model(config.seed)
     policy = ExplorationPolicy(seed=config.seed + 2)
@@ -96,6 +104,8 @@ def run_coupled(config: WorldConfig, ticks: int, lr: float = 0.001) -> np.ndarra
             loss.backward()
             optimizer.step()
         model.eval()
+        if on_tick is not None:
+            on_tick(model, world)
     return out
 
 

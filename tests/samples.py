@@ -107,6 +107,28 @@ def model_version(version: int = 1, weights: bytes = b"weights") -> ModelVersion
     )
 
 
+def loadable_version(version: int, seed: int = 5, **changes: object) -> ModelVersion:
+    """A ModelVersion inference can load: real weights (seeded), sha256 and fingerprints."""
+    from queen.features import FEATURE_FINGERPRINT
+    from queen.model import ARCHITECTURE_FINGERPRINT, initial_model
+    from queen.weights import sha256_hex, to_safetensors
+
+    weights = to_safetensors(initial_model(seed))
+    fields: dict[str, object] = dict(
+        model_name="queen",
+        version=version,
+        parent_version=version - 1,
+        created_at=0,
+        weights=weights,
+        sha256=sha256_hex(weights),
+        architecture_fingerprint=ARCHITECTURE_FINGERPRINT,
+        feature_fingerprint=FEATURE_FINGERPRINT,
+        training=None,
+    )
+    fields.update(changes)
+    return ModelVersion(**fields)  # type: ignore[arg-type]
+
+
 def dead_letter() -> DeadLetter:
     return DeadLetter(
         "queen.observations",

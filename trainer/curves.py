@@ -24,11 +24,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from queen.baselines import run_coupled as coupled_rewards
 from queen.baselines import run_oracle, run_random
 from queen.dynamics import expected_rewards_all
 from queen.features import extract_features
 from queen.gate import SimulationGate
-from queen.model import QueenNN, initial_model, regression_loss
+from queen.model import QueenNN, initial_model
 from queen.policy import ExplorationPolicy, OraclePolicy
 from queen.reward import RewardCalculator
 from queen.rules import N_ACTIONS, RuleSet
@@ -151,34 +152,13 @@ def run_continuous(
 
 
 def run_coupled(config: WorldConfig, ticks: int, lr: float, evaluator: Evaluator) -> Curve:
-    """The seed's coupled loop: one gradient step on one sample per observation, inline."""
-    world, calc, curve = World(config), RewardCalculator(), Curve()
-    model = initial_model(0)
-    policy = ExplorationPolicy(seed=config.seed + 2)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)  # the trainer's optimizer: a fair race
-    for _ in range(ticks):
-        batch = world.observe()
-        features = extract_features(batch)
-        decision = policy.infer(model, features)
-        verdict = SimulationGate(world.rules).evaluate(features, decision.actions)
-        result = world.step(decision.actions, verdict.send)
-        reward = calc.calculate_batch(
-            result.before, result.after, decision.actions, result.applied, result.rules_version
-        ).total
-        curve.reward.append(float(reward.mean()))
-        model.train()
-        for i in range(len(reward)):
-            loss, _ = regression_loss(
-                model,
-                torch.from_numpy(features[i : i + 1]),
-                torch.from_numpy(decision.actions[i : i + 1]),
-                torch.tensor([reward[i]], dtype=torch.float32),
-            )
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        model.eval()
+    """The seed's coupled loop (queen.baselines), scored by `evaluator` after every tick."""
+    curve = Curve()
+
+    def score(model: QueenNN, world: World) -> None:
         curve.share.append(evaluator.share(model, world.rules))
+
+    curve.reward = coupled_rewards(config, ticks, lr, score).tolist()
     return curve
 
 

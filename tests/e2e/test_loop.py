@@ -149,28 +149,11 @@ def test_inference_killed_its_partitions_move_and_no_observation_is_left(loop):
 
 
 def test_hot_load_refuses_bad_versions_and_keeps_serving(loop):
-    from queen.features import FEATURE_FINGERPRINT
-    from queen.model import ARCHITECTURE_FINGERPRINT, initial_model
-    from queen.weights import sha256_hex, to_safetensors
-
     loop.start("inference")
     wait_for(lambda: loop.metrics("inference"), 60, "inference metrics")
-    weights = to_safetensors(initial_model(42))
 
     def version(n, **changes):
-        fields = dict(
-            model_name="queen",
-            version=n,
-            parent_version=0,
-            created_at=0,
-            weights=weights,
-            sha256=sha256_hex(weights),
-            architecture_fingerprint=ARCHITECTURE_FINGERPRINT,
-            feature_fingerprint=FEATURE_FINGERPRINT,
-            training=None,
-        )
-        fields.update(changes)
-        return ModelVersion(**fields)
+        return samples.loadable_version(n, seed=42, **changes)
 
     producer = make_producer(loop.settings)
     topic = loop.topic("model-versions")

@@ -6,10 +6,8 @@ from prometheus_client import CollectorRegistry
 from consumers.inference.handler import InferenceHandler
 from consumers.inference.metrics import InferenceMetrics
 from consumers.inference.model_slot import ModelSlot
-from queen.features import FEATURE_FINGERPRINT
-from queen.model import ARCHITECTURE_FINGERPRINT, initial_model
+from queen.model import initial_model
 from queen.policy import ExplorationPolicy
-from queen.weights import sha256_hex, to_safetensors
 from runtime.loop import Incoming, Outgoing, Rejected
 from schemas.enums import GateDecision
 from schemas.records import ModelVersion
@@ -18,20 +16,7 @@ from tests.fakes import MessageStub
 
 
 def version(n: int, seed: int = 5, **changes) -> ModelVersion:
-    weights = to_safetensors(initial_model(seed))
-    fields = dict(
-        model_name="queen",
-        version=n,
-        parent_version=n - 1,
-        created_at=0,
-        weights=weights,
-        sha256=sha256_hex(weights),
-        architecture_fingerprint=ARCHITECTURE_FINGERPRINT,
-        feature_fingerprint=FEATURE_FINGERPRINT,
-        training=None,
-    )
-    fields.update(changes)
-    return ModelVersion(**fields)
+    return samples.loadable_version(n, seed, **changes)
 
 
 def make(slot=None):

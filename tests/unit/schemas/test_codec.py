@@ -14,6 +14,7 @@ from schemas.enums import DecisionStatus, ErrorKind
 from schemas.errors import CorruptBody, InvalidRecord, NotSingleObjectEncoded, UnknownFingerprint
 from schemas.fingerprint import crc64_avro
 from schemas.records import RECORD_TYPES, Decision, Observation, Reward
+from tests import samples
 from tests.unit.schemas.strategies import BY_TYPE, decisions, observations
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "schemas"
@@ -162,19 +163,4 @@ def test_a_record_is_not_read_as_another_type():
 
 
 def _observation() -> Observation:
-    return Observation(
-        observation_id="o-1",
-        territory_id="t-0001",
-        seq=3,
-        event_time=1_000,
-        emitted_at=2_000,
-        rules_version=1,
-        resources=5.0,
-        income=1.0,
-        upkeep=0.5,
-        base_health=1.0,
-        units_lost=0,
-        chunk_threat=(0.1,) * 8,
-        chunk_units=(1,) * 8,
-        unit_counts=(2,) * 4,
-    )
+    return samples.observation(1, 3, observation_id="o-1", emitted_at=2_000)
