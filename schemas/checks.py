@@ -1,0 +1,51 @@
+"""Value checks shared by the records: each failure names the record, the field and the value.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from schemas.errors import InvalidRecord
+
+N_CHUNKS = 8
+N_SPAWN_TYPES = 4
+N_FEATURES = 28
+
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def fail(record: str, name: str, value: Any, why: str) -> InvalidRecord:
+    """Return the InvalidRecord for `record.name=value`: why."""
+    return InvalidRecord(f"{record}.{name}={value!r}: {why}")
+
+
+def finite(record: str, name: str, value: float) -> None:
+    """Raise unless `value` is a finite number (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise fail(record, name, value, "must be a number")
+    if not math.isfinite(value):
+        raise fail(record, name, value, "must be a finite number")
+
+
+def in_range(record: str, name: str, value: float, low: float, high: float) -> None:
+    """Raise unless `value` is finite and within [low, high]."""
+    finite(record, name, value)
+    if not low <= value <= high:
+        raise fail(record, name, value, f"must be in [{low}, {high}]")
+
+
+def non_negative(record: str, name: str, value: float) -> None:
+    """Raise unless `value` is finite and >= 0."""
+    finite(record, name, value)
+    if value < 0:
+        raise fail(record, name, value, "must be >= 0")
+
+
+def length(record: str, name: str, values: tuple[Any, ...], n: int) -> None:
+    """Raise unless `values` holds exactly `n` items."""
+    if len(values) != n:
+        raise fail(record, name, values, f"must hold {n} values, holds {len(values)}")
