@@ -49,3 +49,33 @@ def length(record: str, name: str, values: tuple[Any, ...], n: int) -> None:
     """Raise unless `values` holds exactly `n` items."""
     if len(values) != n:
         raise fail(record, name, values, f"must hold {n} values, holds {len(values)}")
+
+
+def each_non_negative(
+    record: str, name: str, values: tuple[Any, ...], high: float = math.inf
+) -> None:
+    """Raise naming the first of `values` that is not a finite number in [0, high].
+
+    One pass in the common case; the per-item checks run only to name a failure.
+    """
+    try:
+        if all(type(v) in (int, float) and 0 <= v <= high and v < math.inf for v in values):
+            return
+    except TypeError:
+        pass
+    for i, value in enumerate(values):
+        if high == math.inf:
+            non_negative(record, f"{name}[{i}]", value)
+        else:
+            in_range(record, f"{name}[{i}]", value, 0.0, high)
+
+
+def each_finite(record: str, name: str, values: tuple[Any, ...]) -> None:
+    """Raise naming the first of `values` that is not a finite number."""
+    try:
+        if all(map(math.isfinite, values)):
+            return
+    except TypeError:
+        pass
+    for i, value in enumerate(values):
+        finite(record, f"{name}[{i}]", value)

@@ -14,6 +14,8 @@ from schemas.checks import (
     N_CHUNKS,
     N_FEATURES,
     N_SPAWN_TYPES,
+    each_finite,
+    each_non_negative,
     fail,
     finite,
     in_range,
@@ -56,16 +58,12 @@ class Observation:
         length(r, "chunk_threat", self.chunk_threat, N_CHUNKS)
         length(r, "chunk_units", self.chunk_units, N_CHUNKS)
         length(r, "unit_counts", self.unit_counts, N_SPAWN_TYPES)
-        for i, threat in enumerate(self.chunk_threat):
-            in_range(r, f"chunk_threat[{i}]", threat, 0.0, 1.0)
-        for i, count in enumerate(self.chunk_units):
-            non_negative(r, f"chunk_units[{i}]", count)
-        for i, count in enumerate(self.unit_counts):
-            non_negative(r, f"unit_counts[{i}]", count)
+        each_non_negative(r, "chunk_threat", self.chunk_threat, 1.0)
+        each_non_negative(r, "chunk_units", self.chunk_units)
+        each_non_negative(r, "unit_counts", self.unit_counts)
         if self.new_threat:
             length(r, "new_threat", self.new_threat, N_CHUNKS)
-        for i, threat in enumerate(self.new_threat):
-            in_range(r, f"new_threat[{i}]", threat, 0.0, 1.0)
+            each_non_negative(r, "new_threat", self.new_threat, 1.0)
 
     def to_avro(self) -> dict[str, Any]:
         """Return the fastavro dict of this record."""
@@ -162,8 +160,7 @@ class Decision:
         non_negative(r, "seq", self.seq)
         non_negative(r, "model_version", self.model_version)
         length(r, "features", self.features, N_FEATURES)
-        for i, value in enumerate(self.features):
-            finite(r, f"features[{i}]", value)
+        each_finite(r, "features", self.features)
         self.action.validate()
         finite(r, "action_probability", self.action_probability)
         if not 0.0 < self.action_probability <= 1.0:

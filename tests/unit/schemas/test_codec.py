@@ -149,11 +149,21 @@ def test_nan_in_a_decoded_record_is_invalid_and_named():
         ({"base_health": math.inf}, "base_health"),
         ({"seq": 2**63}, "Observation does not fit its schema"),
         ({"units_lost": "three"}, r"Observation\.units_lost='three': must be a number"),
+        ({"chunk_units": (1, 2, "x", 0, 0, 0, 0, 0)}, r"chunk_units\[2\]='x': must be a number"),
+        ({"unit_counts": (1, 2, 3, -4)}, r"unit_counts\[3\]=-4: must be >= 0"),
     ],
 )
 def test_out_of_schema_values_are_refused_when_encoding(change, pattern):
     with pytest.raises(InvalidRecord, match=pattern):
         CODEC.encode(dataclasses.replace(_observation(), **change))
+
+
+def test_a_non_finite_feature_is_named_by_its_index():
+    features = tuple(0.5 if i != 17 else math.inf for i in range(28))
+    with pytest.raises(
+        InvalidRecord, match=r"Decision\.features\[17\]=inf: must be a finite number"
+    ):
+        CODEC.encode(samples.decision(features=features))
 
 
 def test_a_record_is_not_read_as_another_type():
