@@ -8,6 +8,8 @@ ObservationError naming the field. numpy only.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -21,9 +23,11 @@ from queen.rules import N_CHUNKS, N_TYPES
 
 TERRITORY_ID = re.compile(r"^t-(\d{4,})$")
 SCALAR_FIELDS = ("resources", "income", "upkeep", "base_health", "units_lost")
+NO_NEW_THREAT = (0.0,) * N_CHUNKS  # observations written before new_threat existed
 ARRAY_FIELDS = {"chunk_threat": N_CHUNKS, "chunk_units": N_CHUNKS, "unit_counts": N_TYPES}
 
 
+@functools.lru_cache(maxsize=65_536)  # a game has few territories; each id is parsed once
 def territory_index(territory_id: str) -> int:
     """Return the index of a territory id 't-0007' -> 7; ObservationError when malformed."""
     match = TERRITORY_ID.match(territory_id) if isinstance(territory_id, str) else None
@@ -67,20 +71,33 @@ class TerritoryBatch:
     @classmethod
     def from_rows(cls, rows: Sequence[Any]) -> TerritoryBatch:
         """Build a batch from objects carrying the Observation field names (e.g. records)."""
+        n = len(rows)
+
+        def column(name: str, dtype: type) -> np.ndarray:
+            return np.fromiter((getattr(r, name) for r in rows), dtype, n)
+
+        def matrix(name: str, dtype: type, width: int) -> np.ndarray:
+            flat = itertools.chain.from_iterable(getattr(r, name) for r in rows)
+            return np.fromiter(flat, dtype, n * width).reshape(n, width)
+
         return cls(
-            territory=np.fromiter((territory_index(r.territory_id) for r in rows), np.int64),
-            seq=np.fromiter((r.seq for r in rows), np.int64, len(rows)),
-            resources=np.fromiter((r.resources for r in rows), np.float64, len(rows)),
-            income=np.fromiter((r.income for r in rows), np.float64, len(rows)),
-            upkeep=np.fromiter((r.upkeep for r in rows), np.float64, len(rows)),
-            base_health=np.fromiter((r.base_health for r in rows), np.float64, len(rows)),
-            units_lost=np.fromiter((r.units_lost for r in rows), np.int64, len(rows)),
-            chunk_threat=np.array([r.chunk_threat for r in rows], np.float64).reshape(-1, N_CHUNKS),
-            chunk_units=np.array([r.chunk_units for r in rows], np.int64).reshape(-1, N_CHUNKS),
-            unit_counts=np.array([r.unit_counts for r in rows], np.int64).reshape(-1, N_TYPES),
-            new_threat=np.array(
-                [getattr(r, "new_threat", ()) or (0.0,) * N_CHUNKS for r in rows], np.float64
-            ).reshape(-1, N_CHUNKS),
+            territory=np.fromiter((territory_index(r.territory_id) for r in rows), np.int64, n),
+            seq=column("seq", np.int64),
+            resources=column("resources", np.float64),
+            income=column("income", np.float64),
+            upkeep=column("upkeep", np.float64),
+            base_health=column("base_health", np.float64),
+            units_lost=column("units_lost", np.int64),
+            chunk_threat=matrix("chunk_threat", np.float64, N_CHUNKS),
+            chunk_units=matrix("chunk_units", np.int64, N_CHUNKS),
+            unit_counts=matrix("unit_counts", np.int64, N_TYPES),
+            new_threat=np.fromiter(
+                itertools.chain.from_iterable(
+                    getattr(r, "new_threat", ()) or NO_NEW_THREAT for r in rows
+                ),
+                np.float64,
+                n * N_CHUNKS,
+            ).reshape(n, N_CHUNKS),
         )
 
 

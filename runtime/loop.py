@@ -199,25 +199,28 @@ class ServiceLoop:
         self.metrics.handle_seconds.observe(time.perf_counter() - started)
 
     def _emit(self, outputs: Iterable[Outgoing | Rejected]) -> None:
+        produced: dict[str, int] = {}
         for out in outputs:
             self._begin()
             if isinstance(out, Rejected):
                 self.dead_letters.publish(out.incoming.message, out.error, out.kind)
             else:
                 self._produce(out)
+                produced[out.topic] = produced.get(out.topic, 0) + 1
+        if produced:
+            self.producer.poll(0)  # serve delivery callbacks once per batch, not per record
+        for topic, count in produced.items():
+            self.metrics.produced.labels(topic=topic).inc(count)
 
     def _produce(self, out: Outgoing) -> None:
         value = self.codec.encode(out.record)
         for _ in range(self.config.max_buffer_retries):
             try:
                 self.producer.produce(out.topic, value, out.key, on_delivery=self._on_delivery)
-                break
+                return
             except BufferError:
                 self.producer.poll(0.1)
-        else:
-            raise KafkaFatalError(f"producer queue stayed full writing to {out.topic}")
-        self.producer.poll(0)
-        self.metrics.produced.labels(topic=out.topic).inc()
+        raise KafkaFatalError(f"producer queue stayed full writing to {out.topic}")
 
     def _on_delivery(self, error: KafkaError | None, _message: Any) -> None:
         if error is not None:

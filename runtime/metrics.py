@@ -11,10 +11,28 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
 SECONDS_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+
+
+def observe_many(histogram: Histogram, values: np.ndarray) -> None:
+    """Observe each of `values` (finite), with the result `histogram.observe` gives one by one.
+
+    One numpy pass and one increment per bucket, instead of a Python call per value: inference
+    observes a latency for every decision. It updates the histogram's buckets and sum as
+    Histogram.observe does (prometheus_client is pinned; a unit test holds the two equal).
+    """
+    if len(values) == 0:
+        return
+    bounds = np.asarray(histogram._upper_bounds)  # the last bound is +Inf
+    counts = np.bincount(np.searchsorted(bounds, values, side="left"), minlength=len(bounds))
+    histogram._sum.inc(float(np.sum(values)))
+    for bucket, count in zip(histogram._buckets, counts[: len(bounds)].tolist(), strict=True):
+        if count:
+            bucket.inc(count)
 
 
 def serve_metrics(registry: CollectorRegistry, port: int) -> tuple[Any, int]:

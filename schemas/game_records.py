@@ -14,6 +14,7 @@ from schemas.checks import (
     N_CHUNKS,
     N_FEATURES,
     N_SPAWN_TYPES,
+    all_within,
     each_finite,
     each_non_negative,
     fail,
@@ -48,7 +49,32 @@ class Observation:
     new_threat: tuple[float, ...] = ()
 
     def validate(self) -> None:
-        """Raise InvalidRecord when a value is outside the contract."""
+        """Raise InvalidRecord when a value is outside the contract.
+
+        The common case is two passes in C over every number; the field-by-field checks run
+        only to name the value that failed.
+        """
+        if (
+            len(self.chunk_threat) == len(self.chunk_units) == N_CHUNKS
+            and len(self.unit_counts) == N_SPAWN_TYPES
+            and len(self.new_threat) in (0, N_CHUNKS)
+            and all_within(
+                (
+                    self.seq,
+                    self.resources,
+                    self.income,
+                    self.upkeep,
+                    self.units_lost,
+                    *self.chunk_units,
+                    *self.unit_counts,
+                )
+            )
+            and all_within((self.base_health, *self.chunk_threat, *self.new_threat), 1.0)
+        ):
+            return
+        self._name_the_failure()
+
+    def _name_the_failure(self) -> None:
         r = "Observation"
         non_negative(r, "seq", self.seq)
         for name in ("resources", "income", "upkeep"):

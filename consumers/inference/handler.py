@@ -1,7 +1,8 @@
 """Inference's handler (pure): a batch of Observations → one Decision each, or a rejection.
 
-Validation (queen.state.validate_raw) → features → QueenNN with the served version → the
-exploring policy (propensity) → the simulation gate for the observation's rules version.
+Domain checks (queen.state.check_known; the codec checked the contract already) → features →
+QueenNN with the served version → the exploring policy (propensity) → the simulation gate for
+the observation's rules version.
 """
 
 from __future__ import annotations
@@ -18,13 +19,18 @@ from queen.errors import ObservationError
 from queen.features import extract_features
 from queen.gate import SimulationGate
 from queen.policy import ExplorationPolicy
-from queen.rules import N_TYPES, RULE_SETS, SPAWN_TYPES
+from queen.rules import N_CHUNKS, N_TYPES, RULE_SETS, SPAWN_TYPES
 from queen.state import TerritoryBatch, check_known
 from runtime.loop import Incoming, Outgoing, Rejected
+from runtime.metrics import observe_many
 from schemas.enums import GateDecision, SpawnType
 from schemas.records import Action, Decision
 
 SPAWN_TYPE_ENUMS = tuple(SpawnType(name) for name in SPAWN_TYPES)
+# the joint action index a → Action (records are immutable, so one object per action is shared)
+ACTIONS = tuple(
+    Action(a // N_TYPES, SPAWN_TYPE_ENUMS[a % N_TYPES]) for a in range(N_CHUNKS * N_TYPES)
+)
 
 
 class InferenceHandler:
@@ -82,12 +88,22 @@ class InferenceHandler:
             send[rows], expected[rows] = verdict.send, verdict.expected_reward
             versions[int(version)] = verdict.gate_version
         decided_at = time.time_ns() // 1000
-        rows = features.tolist()
+        ids = os.urandom(16 * len(records)).hex()
+        verdicts = [GateDecision.SEND if s else GateDecision.WAIT for s in send.tolist()]
+        columns = zip(
+            records,
+            features.tolist(),
+            chosen.actions.tolist(),
+            chosen.propensity.tolist(),
+            chosen.confidence.tolist(),
+            verdicts,
+            expected.tolist(),
+            strict=True,
+        )
         out: list[Outgoing | Rejected] = []
-        for i, obs in enumerate(records):
-            action = int(chosen.actions[i])
+        for i, (obs, row, action, propensity, confidence, verdict, reward) in enumerate(columns):
             decision = Decision(
-                decision_id=os.urandom(16).hex(),
+                decision_id=ids[32 * i : 32 * i + 32],
                 observation_id=obs.observation_id,
                 territory_id=obs.territory_id,
                 seq=obs.seq,
@@ -96,17 +112,23 @@ class InferenceHandler:
                 decided_at=decided_at,
                 rules_version=obs.rules_version,
                 model_version=served.version,
-                features=tuple(rows[i]),
-                action=Action(action // N_TYPES, SPAWN_TYPE_ENUMS[action % N_TYPES]),
-                action_probability=float(chosen.propensity[i]),
-                confidence=float(chosen.confidence[i]),
-                gate_decision=GateDecision.SEND if send[i] else GateDecision.WAIT,
-                expected_reward=float(expected[i]),
+                features=tuple(row),
+                action=ACTIONS[action],
+                action_probability=propensity,
+                confidence=confidence,
+                gate_decision=verdict,
+                expected_reward=reward,
                 gate_version=versions[obs.rules_version],
             )
             out.append(Outgoing(self.decisions_topic, obs.territory_id.encode(), decision))
-            if self.metrics is not None:
-                self.metrics.decisions.labels(gate=decision.gate_decision.value).inc()
-                latency = (decided_at - obs.emitted_at) / 1e6
-                self.metrics.decision_latency_seconds.observe(max(latency, 0.0))
+        if self.metrics is not None:
+            self._count(send, decided_at, records)
         return out
+
+    def _count(self, send: np.ndarray, decided_at: int, records: list[Any]) -> None:
+        sent = int(send.sum())
+        self.metrics.decisions.labels(gate="SEND").inc(sent)
+        self.metrics.decisions.labels(gate="WAIT").inc(len(send) - sent)
+        emitted = np.fromiter((obs.emitted_at for obs in records), np.int64, len(records))
+        latency = np.maximum((decided_at - emitted) / 1e6, 0.0)
+        observe_many(self.metrics.decision_latency_seconds, latency)
