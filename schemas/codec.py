@@ -37,6 +37,7 @@ from schemas.records import (
 MARKER = b"\xc3\x01"
 HEADER_SIZE = len(MARKER) + 8
 SCHEMA_DIR = Path(__file__).parent / "v1"
+HISTORY_DIR = SCHEMA_DIR / "history"  # earlier writer schemas, still decodable
 SCHEMA_FILES: dict[type[Record], str] = {
     Observation: "observation.avsc",
     Decision: "decision.avsc",
@@ -108,8 +109,15 @@ class AvroSingleObjectCodec:
 
     @classmethod
     def default(cls) -> AvroSingleObjectCodec:
-        """Return a codec for the schemas shipped in schemas/v1."""
-        return cls({t: load_schema(t) for t in RECORD_TYPES})
+        """Return a codec for the schemas shipped in schemas/v1, reading their earlier versions.
+
+        schemas/v1/history keeps every writer schema a release has shipped before the current
+        one, so records written by older producers (or kept on a compacted topic) stay readable.
+        """
+        codec = cls({t: load_schema(t) for t in RECORD_TYPES})
+        for path in sorted(HISTORY_DIR.glob("*.avsc")):
+            codec.register(json.loads(path.read_text()))
+        return codec
 
     def register(self, writer_schema: Mapping[str, Any]) -> bytes:
         """Make an (older or newer) writer schema decodable; return its fingerprint."""

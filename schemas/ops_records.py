@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from schemas.checks import SHA256, fail, finite, in_range, non_negative
+from schemas.checks import SHA256, each_non_negative, fail, finite, in_range, non_negative
 from schemas.enums import ErrorKind
 
 
@@ -23,9 +23,13 @@ class TrainingSummary:
     batch_size: int
     learning_rate: float
     gate_agreement: float
+    first_use_reward_emitted_at: tuple[int, ...] = ()
 
     def validate(self) -> None:
         """Raise InvalidRecord when a value is outside the contract."""
+        each_non_negative(
+            "TrainingSummary", "first_use_reward_emitted_at", self.first_use_reward_emitted_at
+        )
         non_negative("TrainingSummary", "step", self.step)
         finite("TrainingSummary", "loss", self.loss)
         non_negative("TrainingSummary", "batch_size", self.batch_size)
@@ -40,12 +44,20 @@ class TrainingSummary:
             "batch_size": self.batch_size,
             "learning_rate": self.learning_rate,
             "gate_agreement": self.gate_agreement,
+            "first_use_reward_emitted_at": list(self.first_use_reward_emitted_at),
         }
 
     @classmethod
     def from_avro(cls, d: Mapping[str, Any]) -> TrainingSummary:
         """Build the record from a fastavro dict."""
-        return cls(d["step"], d["loss"], d["batch_size"], d["learning_rate"], d["gate_agreement"])
+        return cls(
+            d["step"],
+            d["loss"],
+            d["batch_size"],
+            d["learning_rate"],
+            d["gate_agreement"],
+            tuple(d["first_use_reward_emitted_at"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,13 @@ from trainer.learner import StepOutcome
 logger = logging.getLogger(__name__)
 
 
-def model_version(model_name: str, model: QueenNN, outcome: StepOutcome) -> ModelVersion:
-    """Return the ModelVersion record of the model after `outcome`."""
+def model_version(
+    model_name: str, model: QueenNN, outcome: StepOutcome, first_use: tuple[int, ...] = ()
+) -> ModelVersion:
+    """Return the ModelVersion record of the model after `outcome`.
+
+    `first_use`: reward times of the experiences this step trained on for the first time.
+    """
     weights = to_safetensors(model)
     return ModelVersion(
         model_name=model_name,
@@ -36,6 +41,7 @@ def model_version(model_name: str, model: QueenNN, outcome: StepOutcome) -> Mode
             batch_size=outcome.batch_size,
             learning_rate=outcome.learning_rate,
             gate_agreement=outcome.gate_agreement,
+            first_use_reward_emitted_at=first_use,
         ),
     )
 

@@ -83,6 +83,7 @@ def rebuild(
         group_consumer.close()
         reader.close()
     experiences.sort(key=lambda e: e.decision.event_time)
-    added = sum(buffer.add(e) for e in experiences[-buffer.storage.capacity :])
+    # Read before the restart, so trained on then: a later step is not their first use.
+    added = sum(buffer.add(e, used=True) for e in experiences[-buffer.storage.capacity :])
     logger.info("replay buffer refilled with %d experiences from %s", added, topic)
     return added

@@ -97,7 +97,8 @@ class TrainerHandler:
             return []
         if self.config.priority_sampling:
             self.buffer.update_priorities(outcome.indices, outcome.errors)
-        record = model_version(self.config.model_name, self.learner.model, outcome)
+        fresh = self.buffer.first_use(outcome.indices)
+        record = model_version(self.config.model_name, self.learner.model, outcome, fresh)
         elapsed = time.perf_counter() - started
         self._account(
             clock,

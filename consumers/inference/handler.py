@@ -52,6 +52,7 @@ class InferenceHandler:
         self.n_territories = n_territories
         self.gates = {v: SimulationGate(r, gate_threshold) for v, r in RULE_SETS.items()}
         self.metrics = metrics
+        self.served_version = -1  # the version of the last batch decided
 
     def handle(self, batch: Sequence[Incoming], now: float) -> list[Outgoing | Rejected]:
         """Decide for every valid observation of the batch."""
@@ -123,6 +124,10 @@ class InferenceHandler:
             out.append(Outgoing(self.decisions_topic, obs.territory_id.encode(), decision))
         if self.metrics is not None:
             self._count(send, decided_at, records)
+            if served.version != self.served_version:
+                fresh = np.asarray(self.slot.take_first_use(served.version), np.int64)
+                observe_many(self.metrics.reward_to_serving_seconds, (decided_at - fresh) / 1e6)
+        self.served_version = served.version
         return out
 
     def _count(self, send: np.ndarray, decided_at: int, records: list[Any]) -> None:

@@ -8,6 +8,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from runtime.metrics import SECONDS_BUCKETS
 
+# Seconds from a reward to serving what was learnt from it: about one training interval or more.
+FRESHNESS_BUCKETS = (0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 300)
+
 
 @dataclass(frozen=True)
 class InferenceMetrics:
@@ -20,6 +23,7 @@ class InferenceMetrics:
     versions_loaded: Counter
     versions_rejected: Counter
     hot_load_seconds: Histogram
+    reward_to_serving_seconds: Histogram
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> InferenceMetrics:
@@ -60,6 +64,13 @@ class InferenceMetrics:
                 f"{p}_hot_load_seconds",
                 "Wall time from a version's creation to its swap into serving",
                 buckets=SECONDS_BUCKETS,
+                registry=registry,
+            ),
+            reward_to_serving_seconds=Histogram(
+                f"{p}_reward_to_serving_seconds",
+                "Freshness: a reward emitted -> the first decision served by a version trained "
+                "on it (each reward once, at the version whose step first used it)",
+                buckets=FRESHNESS_BUCKETS,
                 registry=registry,
             ),
         )

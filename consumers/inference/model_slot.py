@@ -40,6 +40,17 @@ class ModelSlot:
         """Serve version 0 (`initial`) until a valid version arrives."""
         self.current = Served(0, initial)
         self.metrics = metrics
+        # Reward times first trained on by the versions swapped in, until inference serves
+        # them (a version swapped out before any decision hands its times to the next one).
+        self._first_use: list[tuple[int, tuple[int, ...]]] = []
+        self._lock = threading.Lock()
+
+    def take_first_use(self, served_version: int) -> list[int]:
+        """Reward times of the versions up to `served_version` not taken yet, now taken."""
+        with self._lock:
+            taken = [t for v, times in self._first_use if v <= served_version for t in times]
+            self._first_use = [(v, ts) for v, ts in self._first_use if v > served_version]
+        return taken
 
     def offer(self, version: ModelVersion, now_us: int | None = None) -> bool:
         """Swap in `version` when it is newer and valid; return whether it was."""
@@ -56,6 +67,11 @@ class ModelSlot:
         except WeightsError as exc:
             self._reject(_reason(str(exc)), f"version {version.version}: {exc}")
             return False
+        if version.training is not None and version.training.first_use_reward_emitted_at:
+            with self._lock:
+                self._first_use.append(
+                    (version.version, version.training.first_use_reward_emitted_at)
+                )
         self.current = Served(version.version, model)  # one reference assignment
         if self.metrics is not None:
             self.metrics.versions_loaded.inc()

@@ -143,9 +143,13 @@ def dashboard() -> dict[str, Any]:
             unit="ops",
         ),
         panel(
-            "Hot-load: version created → served",
+            "Hot-load and freshness",
             [
-                (quantile(0.99, "queen_inference_hot_load_seconds"), "p99"),
+                (quantile(0.99, "queen_inference_hot_load_seconds"), "version → served p99"),
+                (
+                    quantile(0.5, "queen_inference_reward_to_serving_seconds"),
+                    "reward → trained → served p50",
+                ),
                 (
                     "sum by (reason) (increase(queen_inference_model_versions_rejected_total[1h]))",
                     "rejected: {{reason}}",

@@ -66,9 +66,12 @@ class ReplayBuffer:
         """Rows holding a reward."""
         return int(self.storage.completed[: len(self)].sum())
 
-    def add(self, experience: Experience) -> bool:
-        """Store an experience; False when its decision_id was already taken."""
-        return self.writer.add(row_from_experience(experience)) is not None
+    def add(self, experience: Experience, used: bool = False) -> bool:
+        """Store an experience; False when its decision_id was already taken.
+
+        `used`: it was trained on before (refilled after a restart): not a first use.
+        """
+        return self.writer.add({**row_from_experience(experience), "used": used}) is not None
 
     def sample(self, batch_size: int, current_version: int) -> Batch | None:
         """Return a batch, or None when fewer than `min_size` rows are eligible."""
@@ -92,6 +95,13 @@ class ReplayBuffer:
             s.event_time[i],
             [s.decision_id[j] for j in i],
         )
+
+    def first_use(self, indices: np.ndarray) -> tuple[int, ...]:
+        """Mark rows as trained on; return the known reward times of those used the first time."""
+        fresh = indices[~self.storage.used[indices]]
+        self.storage.used[fresh] = True
+        times = self.storage.reward_emitted_at[np.unique(fresh)]
+        return tuple(times[times > 0].tolist())
 
     def update_priorities(self, indices: np.ndarray, errors: np.ndarray) -> None:
         """Record the batch's last absolute errors (used by priority sampling)."""

@@ -26,6 +26,8 @@ class RingStorage:
         self.event_time = np.zeros(capacity, dtype=np.int64)
         self.completed = np.zeros(capacity, dtype=bool)
         self.priority = np.ones(capacity, dtype=np.float32)
+        self.reward_emitted_at = np.zeros(capacity, dtype=np.int64)  # µs; 0 = not known
+        self.used = np.zeros(capacity, dtype=bool)  # trained on by a published step
         self.decision_id: list[str | None] = [None] * capacity
 
     def write(self, index: int, row: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ def row_from_experience(experience: Experience) -> dict[str, Any]:
         "event_time": d.event_time,
         "completed": True,
         "decision_id": d.decision_id,
+        "reward_emitted_at": experience.reward_emitted_at or 0,
     }
 
 
@@ -57,7 +58,7 @@ class FifoWriter:
         if len(self.seen) > self.memory:
             self.seen.popitem(last=False)
         index = self.cursor
-        self.storage.write(index, {"priority": self._max_priority(), **row})
+        self.storage.write(index, {"priority": self._max_priority(), "used": False, **row})
         self.cursor = (self.cursor + 1) % self.storage.capacity
         self.size = min(self.size + 1, self.storage.capacity)
         return index

@@ -1,4 +1,5 @@
 import dataclasses
+import time
 
 import numpy as np
 from prometheus_client import CollectorRegistry
@@ -10,7 +11,7 @@ from queen.model import initial_model
 from queen.policy import ExplorationPolicy
 from runtime.loop import Incoming, Outgoing, Rejected
 from schemas.enums import GateDecision
-from schemas.records import ModelVersion
+from schemas.records import ModelVersion, TrainingSummary
 from tests import samples
 from tests.fakes import MessageStub
 
@@ -87,3 +88,34 @@ def test_a_batch_is_decided_with_one_version_even_if_a_swap_happens():
     features = np.array([o.record.features for o in handler.handle(batch, 0.0)])
     assert ((features >= 0) & (features <= 1)).all()
     assert dataclasses.is_dataclass(handler.slot.current)
+
+
+def test_freshness_is_observed_once_per_reward_at_the_first_batch_served_with_its_training():
+    registry = CollectorRegistry()
+    metrics = InferenceMetrics.create(registry)
+    slot = ModelSlot(initial_model(0), metrics)
+    handler = InferenceHandler(slot, ExplorationPolicy(seed=0), "decisions", 64, 0.0, metrics)
+    now = time.time_ns() // 1000
+
+    def trained_on(*ages_s: float) -> TrainingSummary:
+        times = tuple(now - int(a * 1e6) for a in ages_s)
+        return TrainingSummary(1, 0.1, 32, 0.001, 1.0, first_use_reward_emitted_at=times)
+
+    def observed() -> tuple[float, float]:
+        name = "queen_inference_reward_to_serving_seconds"
+        return (
+            registry.get_sample_value(f"{name}_count") or 0.0,
+            registry.get_sample_value(f"{name}_sum") or 0.0,
+        )
+
+    batch = [Incoming(samples.observation(1, 0), MessageStub("obs", b"", 0, 0))]
+    assert slot.offer(version(1, training=trained_on(2.0, 3.0)))
+    assert slot.offer(version(2, training=trained_on(1.0)))  # swapped before any decision
+    handler.handle(batch, 0.0)
+    count, total = observed()
+    assert count == 3 and 6.0 <= total < 6.0 + 3 * 5.0  # each measured up to this decision
+    handler.handle(batch, 0.0)
+    assert observed()[0] == 3, "the same version again observes nothing"
+    assert slot.offer(version(3, training=trained_on(0.5)))
+    handler.handle(batch, 0.0)
+    assert observed()[0] == 4

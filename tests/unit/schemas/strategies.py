@@ -97,6 +97,7 @@ summaries = st.builds(
     batch_size=st.integers(0, 2**31 - 1),
     learning_rate=non_negative,
     gate_agreement=unit,
+    first_use_reward_emitted_at=st.lists(longs, max_size=8).map(tuple),
 )
 model_versions = st.builds(
     ModelVersion,

@@ -9,11 +9,26 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.codec import MARKER, AvroSingleObjectCodec, fingerprint_of_schema, load_schema
+from schemas.codec import (
+    HEADER_SIZE,
+    HISTORY_DIR,
+    MARKER,
+    SCHEMA_FILES,
+    AvroSingleObjectCodec,
+    fingerprint_of_schema,
+    load_schema,
+)
 from schemas.enums import DecisionStatus, ErrorKind
 from schemas.errors import CorruptBody, InvalidRecord, NotSingleObjectEncoded, UnknownFingerprint
 from schemas.fingerprint import crc64_avro
-from schemas.records import RECORD_TYPES, Decision, Observation, Reward
+from schemas.records import (
+    RECORD_TYPES,
+    Decision,
+    ModelVersion,
+    Observation,
+    Reward,
+    TrainingSummary,
+)
 from tests import samples
 from tests.unit.schemas.strategies import BY_TYPE, decisions, observations
 
@@ -74,16 +89,44 @@ def test_older_writer_schema_is_read_into_the_current_one():
     assert reward.decision_status is DecisionStatus.MISSING
 
 
-def test_observation_written_before_new_threat_existed_is_read_with_it_empty():
-    old_schema = json.loads((FIXTURES / "observation_v0.avsc").read_text())
-    value = _observation().to_avro()
-    del value["new_threat"]
+def _written_with(old_schema: dict, value: dict) -> bytes:
     body = io.BytesIO()
     fastavro.schemaless_writer(body, fastavro.parse_schema(old_schema, named_schemas={}), value)
-    codec = AvroSingleObjectCodec.default()
-    codec.register(old_schema)
-    data = MARKER + fingerprint_of_schema(old_schema) + body.getvalue()
-    assert codec.decode(data, Observation) == _observation()
+    return MARKER + fingerprint_of_schema(old_schema) + body.getvalue()
+
+
+def test_observation_written_before_new_threat_existed_is_read_with_it_empty():
+    old_schema = json.loads((HISTORY_DIR / "observation.0.avsc").read_text())
+    value = _observation().to_avro()
+    del value["new_threat"]
+    data = _written_with(old_schema, value)
+    assert data[2:HEADER_SIZE] != CODEC.fingerprint(Observation)
+    assert AvroSingleObjectCodec.default().decode(data, Observation) == _observation()
+
+
+def test_model_version_written_before_freshness_times_existed_is_read_with_none():
+    old_schema = json.loads((HISTORY_DIR / "model_version.0.avsc").read_text())
+    current = samples.loadable_version(
+        3, training=TrainingSummary(7, 0.5, 32, 0.001, 0.9, first_use_reward_emitted_at=())
+    )
+    value = current.to_avro()
+    del value["training"]["first_use_reward_emitted_at"]
+    data = _written_with(old_schema, value)
+    assert data[2:HEADER_SIZE] != CODEC.fingerprint(ModelVersion)
+    decoded = AvroSingleObjectCodec.default().decode(data, ModelVersion)
+    assert decoded == current and decoded.training.first_use_reward_emitted_at == ()
+
+
+def test_every_history_schema_is_an_earlier_version_of_a_current_one():
+    current = {load_schema(t)["name"] for t in SCHEMA_FILES}
+    history = sorted(HISTORY_DIR.glob("*.avsc"))
+    assert history
+    for path in history:
+        schema = json.loads(path.read_text())
+        assert schema["name"] in current, path.name
+        assert fingerprint_of_schema(schema) != CODEC.fingerprint(
+            next(t for t in SCHEMA_FILES if t.AVRO_NAME.endswith("." + schema["name"]))
+        ), f"{path.name} is the current schema, not an earlier one"
 
 
 @given(observations)

@@ -2,6 +2,7 @@
 
 import io
 import json
+from pathlib import Path
 
 import avro.io
 import avro.schema
@@ -73,3 +74,13 @@ def test_experience_inlines_decision_and_status_unchanged():
     assert fields["decision"]["type"] == decision
     status = next(f for f in reward["fields"] if f["name"] == "decision_status")
     assert fields["decision_status"]["type"] == status["type"]
+
+
+def test_docs_events_names_the_current_fingerprint_of_every_schema():
+    text = (Path(__file__).parents[3] / "docs" / "events.md").read_text()
+    for record_type in RECORD_TYPES:
+        heading = (
+            f"### {record_type.__name__} (`{SCHEMA_FILES[record_type]}`, "
+            f"fingerprint `{CODEC.fingerprint(record_type).hex()}`)"
+        )
+        assert heading in text, f"docs/events.md: update the heading of {record_type.__name__}"

@@ -91,3 +91,14 @@ def test_state_dict_round_trip():
     np.testing.assert_array_equal(a.storage.reward, b.storage.reward)
     assert b.storage.decision_id == a.storage.decision_id
     assert len(b) == 6 and not b.add(experience(8)) and b.add(experience(9))
+
+
+def test_first_use_reports_each_row_once_and_not_rows_refilled_after_a_restart():
+    b = buffer(capacity=4)
+    for i in range(3):
+        b.add(dataclasses.replace(experience(i), reward_emitted_at=1000 + i))
+    b.add(dataclasses.replace(experience(3), reward_emitted_at=2000), used=True)  # refilled
+    assert b.first_use(np.array([0, 1, 1, 3])) == (1000, 1001)
+    assert b.first_use(np.array([0, 1, 2, 3])) == (1002,)
+    b.add(dataclasses.replace(experience(4), reward_emitted_at=3000))  # overwrites row 0
+    assert b.first_use(np.array([0, 1])) == (3000,)

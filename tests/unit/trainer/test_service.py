@@ -15,8 +15,12 @@ from trainer.metrics import TrainerMetrics
 from trainer.service import TrainerHandler
 from trainer.settings import ContinuousTrainingConfig
 
+REWARD_TIME = 1_700_000_000_000_000
 
-def handler(interval: float) -> tuple[TrainerHandler, CollectorRegistry]:
+
+def handler(
+    interval: float, known_reward_times: int = 40
+) -> tuple[TrainerHandler, CollectorRegistry]:
     config = ContinuousTrainingConfig(training_interval=interval, min_batch_size=8)
     registry = CollectorRegistry()
     h = TrainerHandler(
@@ -30,7 +34,11 @@ def handler(interval: float) -> tuple[TrainerHandler, CollectorRegistry]:
     for i in range(40):
         e = samples.experience(i % 8, i)
         experiences.append(
-            dataclasses.replace(e, decision=dataclasses.replace(e.decision, decision_id=f"d{i}"))
+            dataclasses.replace(
+                e,
+                decision=dataclasses.replace(e.decision, decision_id=f"d{i}"),
+                reward_emitted_at=REWARD_TIME + i if i < known_reward_times else None,
+            )
         )
     batch = [Incoming(e, MessageStub("x", b"", 0, i)) for i, e in enumerate(experiences)]
     h.handle(batch + batch[:5], 0.0)  # five duplicates
@@ -56,3 +64,16 @@ def test_an_overrun_is_counted_and_the_next_step_starts_at_once():
     assert registry.get_sample_value("queen_trainer_overruns_total") == 3
     assert registry.get_sample_value("queen_trainer_batches_trained_total") == 3
     assert registry.get_sample_value("queen_trainer_utilization") == 1.0
+
+
+def test_each_reward_time_is_published_once_by_the_step_that_first_trained_on_it():
+    h, _ = handler(interval=0.0, known_reward_times=30)  # ten rewards without a known time
+    listed = []
+    for _ in range(40):
+        (out,) = h.on_tick(0.0)
+        listed += out.record.training.first_use_reward_emitted_at
+    assert len(listed) == len(set(listed)), "a reward is first used by one step only"
+    # 40 steps of 32 from 40 rows: every row has been trained on
+    assert sorted(listed) == [REWARD_TIME + i for i in range(30)]
+    (out,) = h.on_tick(0.0)
+    assert out.record.training.first_use_reward_emitted_at == ()
