@@ -16,14 +16,34 @@ import platform
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from bench import components, inference, live
+import numpy as np
+
+from bench import components, inference, live, loop, plots, profiling, report
 from runtime.broker import EmbeddedBroker
 from runtime.settings import KafkaSettings
+from trainer.settings import ContinuousTrainingConfig
 
 SIZES = {
-    "quick": {"obs": 20_000, "naive": 2_000, "pairs": 10_000, "live_s": 10, "ticks": 160},
-    "full": {"obs": 100_000, "naive": 5_000, "pairs": 50_000, "live_s": 30, "ticks": 600},
+    "quick": {
+        "obs": 20_000,
+        "naive": 2_000,
+        "pairs": 10_000,
+        "live_s": 10,
+        "loop_s": 12,
+        "ticks": 160,
+        "profile": 5_000,
+    },
+    "full": {
+        "obs": 100_000,
+        "naive": 5_000,
+        "pairs": 50_000,
+        "live_s": 30,
+        "loop_s": 60,
+        "ticks": 600,
+        "profile": 20_000,
+    },
 }
 
 
@@ -40,18 +60,19 @@ def machine() -> dict[str, object]:
     return {"cores": os.cpu_count(), "cpu": model, "python": platform.python_version()}
 
 
-def measure(bootstrap: str, size: dict[str, int]) -> dict[str, object]:
-    """Every figure, in one invocation."""
+def measure(bootstrap: str, size: dict[str, int]) -> dict[str, Any]:
+    """Every figure, in one invocation, each beside its baseline."""
     settings = KafkaSettings(bootstrap)
     source, sink = inference.prepare(settings, size["obs"])
     batched = inference.batched(settings, source, sink, size["obs"])
     source, sink = inference.prepare(settings, size["naive"])
     naive = inference.naive(settings, source, sink, size["naive"])
     paced = live.run(bootstrap, size["live_s"])
-    rss = paced.rss_mb
-    warm = rss[len(rss) // 4 :] or rss
+    fresh = loop.run(bootstrap, size["loop_s"], ContinuousTrainingConfig.fresh_share)
+    seed = loop.run(bootstrap, size["loop_s"], 0.0)
     learning, curves = components.learning(size["ticks"], None)
-    return {
+    learning["run_game_minutes"] = size["ticks"] * 15 / 60
+    figures: dict[str, Any] = {
         "inference_obs_per_s": batched,
         "naive_obs_per_s": naive,
         "batched_over_naive": batched / naive,
@@ -60,95 +81,99 @@ def measure(bootstrap: str, size: dict[str, int]) -> dict[str, object]:
             **live.percentiles(paced.latency_ms),
         },
         "hot_load_ms": {**live.percentiles(paced.hot_load_ms), "versions": len(paced.hot_load_ms)},
+        "freshness_s": {
+            **_p50_p90(fresh.freshness_s),
+            "n": len(fresh.freshness_s),
+            **{f"baseline_{k}": v for k, v in _p50_p90(seed.freshness_s).items()},
+            "baseline_n": len(seed.freshness_s),
+            "fresh_share": fresh.fresh_share,
+            "game_speed": loop.SPEED,
+            "territories": loop.TERRITORIES,
+        },
         "joiner_events_per_s": components.joiner_throughput(settings, size["pairs"]),
         "trainer_step_ms": {
             "batch_32": components.trainer_step_ms(32),
             "batch_256": components.trainer_step_ms(256),
+            "loop_mean_ms": fresh.step_ms,
+            "utilization": float(np.mean(fresh.utilization)) if fresh.utilization else None,
         },
-        "inference_rss_mb": {
-            "peak": max(rss, default=0.0),
-            "growth_pct": 100 * (warm[-1] - warm[0]) / warm[0] if warm else None,
+        "rss_mb": {
+            "inference (2,000 obs/s)": rss_summary(paced.rss_mb),
+            **{name: rss_summary(values) for name, values in fresh.rss_mb.items()},
         },
         "learning": learning,
         "curves": curves,
+        "raw": {
+            "latency_ms": paced.latency_ms,
+            "hot_load_ms": paced.hot_load_ms,
+            "freshness_s": fresh.freshness_s,
+            "freshness_seed_sampling_s": seed.freshness_s,
+        },
     }
+    figures["profiles"] = profiles(settings, figures, size["profile"])
+    return figures
 
 
-def report(figures: dict[str, object], meta: dict[str, object]) -> str:
-    """The Markdown report: each figure beside its goal, misses said plainly."""
-    f = figures
-    lat, hot = f["latency_ms_at_offered"], f["hot_load_ms"]
-    step = f["trainer_step_ms"]
-    learn = f["learning"]
-    cont, coup = learn["continuous"], learn["coupled"]  # type: ignore[index]
-    rows = [
-        (
-            "inference throughput, one process",
-            f"{f['inference_obs_per_s']:,.0f} obs/s",
-            "≥ 30,000 obs/s",
-            f["inference_obs_per_s"] >= 30_000,
+def rss_summary(samples: list[float]) -> dict[str, float | None]:
+    """Peak RSS, and growth from the end of the first quarter (warm-up) to the end."""
+    warm = [s for s in samples[len(samples) // 4 :] if s > 0]
+    growth = 100 * (warm[-1] - warm[0]) / warm[0] if len(warm) > 1 else None
+    return {"peak": max(samples, default=0.0), "growth_pct": growth}
+
+
+def profiles(settings: KafkaSettings, f: dict[str, Any], n: int) -> dict[str, Any]:
+    """CProfile top entries of each component that missed its throughput goal."""
+    out = {}
+    if f["inference_obs_per_s"] < 30_000:
+        profile = profiling.new()
+        source, sink = inference.prepare(settings, n)
+        inference.batched(settings, source, sink, n, profile)
+        out["inference (batched loop)"] = profiling.top(profile)
+    if f["joiner_events_per_s"] < 50_000:
+        profile = profiling.new()
+        components.joiner_throughput(settings, n // 2, profile)
+        out["joiner (transactional loop)"] = profiling.top(profile)
+    return out
+
+
+def _p50_p90(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p90": None}
+    return {"p50": float(np.percentile(values, 50)), "p90": float(np.percentile(values, 90))}
+
+
+def draw(figures: dict[str, Any], out: Path, stem: str) -> list[str]:
+    """The PNG plots; return their file names."""
+    raw = figures["raw"]
+    files = [
+        plots.cdf(
+            out / f"{stem}-latency.png",
+            "Observation → decision latency at 2,000 obs/s offered",
+            "milliseconds",
+            {"inference": raw["latency_ms"]},
+            goal=25,
+            log_x=True,
         ),
-        (
-            "batched vs naive per-message consumer",
-            f"{f['batched_over_naive']:.1f}× ({f['naive_obs_per_s']:,.0f} obs/s naive)",
-            "≥ 5×",
-            f["batched_over_naive"] >= 5,
+        plots.cdf(
+            out / f"{stem}-hot-load.png",
+            "Version published → first decision served with it",
+            "milliseconds",
+            {"hot-load": raw["hot_load_ms"]},
+            goal=250,
         ),
-        (
-            f"obs → decision latency at {lat['offered_per_s']:,.0f} obs/s",
-            f"p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms",
-            "p99 ≤ 25 ms",
-            lat["p99"] <= 25,
+        plots.cdf(
+            out / f"{stem}-freshness.png",
+            "Reward → first step that used it → first decision served by it",
+            "seconds",
+            {
+                "default (fresh share)": raw["freshness_s"],
+                "seed's pure sampling": raw["freshness_seed_sampling_s"],
+            },
+            goal=2,
         ),
-        (
-            "joiner throughput (decisions + rewards in)",
-            f"{f['joiner_events_per_s']:,.0f} events/s",
-            "≥ 50,000 events/s",
-            f["joiner_events_per_s"] >= 50_000,
-        ),
-        (
-            "version published → first decision served with it",
-            f"p50 {hot['p50']:.0f} ms, p99 {hot['p99']:.0f} ms ({hot['versions']} versions)",
-            "p99 ≤ 250 ms",
-            hot["p99"] is not None and hot["p99"] <= 250,
-        ),
-        (
-            "trainer step time",
-            f"batch 32: {step['batch_32']:.1f} ms, 256: {step['batch_256']:.1f} "
-            f"ms (utilization at 1 s: {step['batch_32'] / 10:.1f}%)",
-            "reported",
-            None,
-        ),
-        (
-            "inference peak RSS, growth over the run",
-            f"{f['inference_rss_mb']['peak']:.0f} MB, {f['inference_rss_mb']['growth_pct']:+.1f}%",
-            "growth < 10%",
-            f["inference_rss_mb"]["growth_pct"] < 10,
-        ),
-        (
-            "game minutes to 50% / 80% of the oracle−random gap",
-            f"continuous {cont['game_minutes_to_50pct']} / {cont['game_minutes_to_80pct']}; "
-            f"coupled {coup['game_minutes_to_50pct']} / {coup['game_minutes_to_80pct']}",
-            "continuous ≥ 10× faster",
-            None,
-        ),
+        plots.learning(out / f"{stem}-learning.png", figures["curves"]),
     ]
-    lines = [
-        f"# queenloop benchmark — {meta['date']}",
-        "",
-        f"Machine: {meta['machine']['cores']} cores, {meta['machine']['cpu']}; "
-        f"broker: {meta['broker']}; mode: {meta['mode']}.",
-        "",
-        "| figure | measured | goal | met |",
-        "|---|---|---|---|",
-    ]
-    for name, value, goal, met in rows:
-        lines.append(
-            f"| {name} | {value} | {goal} | "
-            f"{'—' if met is None else ('yes' if met else '**no**')} |"
-        )
-    lines += ["", "(None = not reached within the run.)", ""]
-    return "\n".join(lines)
+    return [f.name for f in files]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -173,7 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    text = report(figures, meta)
+    figures["plots"] = draw(figures, out, meta["date"])
+    text = report.render(figures, meta)
+    figures.pop("raw")  # in the plots; the JSON keeps the figures
     (out / f"{meta['date']}.json").write_text(
         json.dumps({"meta": meta, "figures": figures}, indent=1)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cProfile
 import statistics
 import threading
 import time
@@ -10,6 +11,8 @@ import uuid
 import numpy as np
 from prometheus_client import CollectorRegistry
 
+from bench.profiling import profiled
+from consumers.joiner.__main__ import JoinerSettings
 from consumers.joiner.handler import JoinHandler
 from consumers.joiner.pending import PendingJoin
 from queen.features import extract_features
@@ -35,8 +38,13 @@ from trainer.settings import ContinuousTrainingConfig
 CODEC = AvroSingleObjectCodec.default()
 
 
-def joiner_throughput(settings: KafkaSettings, pairs: int) -> float:
-    """Decisions + rewards in per second through the joiner's loop, in Kafka transactions."""
+def joiner_throughput(
+    settings: KafkaSettings, pairs: int, profile: cProfile.Profile | None = None
+) -> float:
+    """Decisions + rewards in per second through the joiner's loop, in Kafka transactions.
+
+    With `profile`, the loop runs under cProfile (slower: for where the time goes, not speed).
+    """
     token = uuid.uuid4().hex[:8]
     decisions, rewards, out = (f"bench-{token}.{n}" for n in ("decisions", "rewards", "exp"))
     ensure_topics(make_admin(settings), [TopicSpec(t, 4) for t in (decisions, rewards, out)])
@@ -64,10 +72,14 @@ def joiner_throughput(settings: KafkaSettings, pairs: int) -> float:
         handler,
         DeadLetterPublisher(tx, out + ".dead", "bench", CODEC, metrics.dead_letters),
         metrics,
-        LoopConfig(batch_size=2000, commit_interval=0.5, transactional=True),
+        LoopConfig(
+            batch_size=2000,
+            commit_interval=JoinerSettings.commit_interval_s,  # as the service commits
+            transactional=True,
+        ),
     )
     stop = threading.Event()
-    thread = threading.Thread(target=loop.run, args=(stop,))
+    thread = threading.Thread(target=profiled(loop.run, profile), args=(stop,))
     thread.start()
     started = None
     deadline = time.monotonic() + 600

@@ -7,12 +7,14 @@ batch of one, gates, encodes and produces one message at a time, as a first cons
 
 from __future__ import annotations
 
+import cProfile
 import threading
 import time
 import uuid
 
 from prometheus_client import CollectorRegistry
 
+from bench.profiling import profiled
 from consumers.inference.handler import InferenceHandler
 from consumers.inference.metrics import InferenceMetrics
 from consumers.inference.model_slot import ModelSlot
@@ -53,8 +55,17 @@ def prepare(settings: KafkaSettings, n: int, partitions: int = 4) -> tuple[str, 
     return source, sink
 
 
-def batched(settings: KafkaSettings, source: str, sink: str, n: int) -> float:
-    """Observations per second through the real service loop (first record to last decision)."""
+def batched(
+    settings: KafkaSettings,
+    source: str,
+    sink: str,
+    n: int,
+    profile: cProfile.Profile | None = None,
+) -> float:
+    """Observations per second through the real service loop (first record to last decision).
+
+    With `profile`, the loop runs under cProfile (slower: for where the time goes, not speed).
+    """
     registry = CollectorRegistry()
     loop_metrics = LoopMetrics.create(registry, "inference")
     metrics = InferenceMetrics.create(registry)
@@ -85,7 +96,7 @@ def batched(settings: KafkaSettings, source: str, sink: str, n: int) -> float:
         return original(batch, now)
 
     handler.handle = timed  # type: ignore[method-assign]
-    thread = threading.Thread(target=loop.run, args=(stop,))
+    thread = threading.Thread(target=profiled(loop.run, profile), args=(stop,))
     thread.start()
     deadline = time.monotonic() + 600
     while (registry.get_sample_value("queen_inference_decisions_total", {"gate": "SEND"}) or 0) + (

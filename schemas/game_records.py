@@ -14,6 +14,7 @@ from schemas.checks import (
     N_CHUNKS,
     N_FEATURES,
     N_SPAWN_TYPES,
+    all_finite,
     all_within,
     each_finite,
     each_non_negative,
@@ -181,7 +182,26 @@ class Decision:
     gate_version: str
 
     def validate(self) -> None:
-        """Raise InvalidRecord when a value is outside the contract."""
+        """Raise InvalidRecord when a value is outside the contract.
+
+        The common case is a few passes in C; the field-by-field checks run only to name the
+        value that failed.
+        """
+        if (
+            len(self.features) == N_FEATURES
+            and all_within((self.seq, self.model_version, self.confidence))
+            and all_finite((self.action_probability, self.expected_reward, *self.features))
+            and 0.0 < self.action_probability <= 1.0
+            and self.confidence <= 1.0
+            and isinstance(self.gate_decision, GateDecision)
+            and isinstance(self.action.spawn_type, SpawnType)
+            and type(self.action.spawn_chunk) is int
+            and 0 <= self.action.spawn_chunk < N_CHUNKS
+        ):
+            return
+        self._name_the_failure()
+
+    def _name_the_failure(self) -> None:
         r = "Decision"
         non_negative(r, "seq", self.seq)
         non_negative(r, "model_version", self.model_version)
@@ -258,6 +278,8 @@ class Reward:
 
     def validate(self) -> None:
         """Raise InvalidRecord when a value is outside the contract."""
+        if all_within((self.seq,)) and all_finite((self.reward, *self.components.values())):
+            return
         non_negative("Reward", "seq", self.seq)
         finite("Reward", "reward", self.reward)
         for name, value in self.components.items():
@@ -311,6 +333,8 @@ class Experience:
     def validate(self) -> None:
         """Raise InvalidRecord when a value is outside the contract."""
         self.decision.validate()
+        if all_finite((self.reward, *self.reward_components.values())):
+            return
         finite("Experience", "reward", self.reward)
         for name, value in self.reward_components.items():
             finite("Experience", f"reward_components[{name!r}]", value)

@@ -14,8 +14,7 @@ from runtime.service import ServiceContext, service_parser
 from runtime.settings import env_str
 from runtime.topics import EXPERIENCES, MODEL_VERSIONS
 from schemas.records import Experience
-from trainer.buffer.buffer import ReplayBuffer
-from trainer.buffer.sampler import PrioritySampler, UniformSampler
+from trainer.buffer.buffer import make_buffer
 from trainer.checkpoint import load_latest
 from trainer.learner import Learner
 from trainer.metrics import TrainerMetrics
@@ -116,22 +115,6 @@ def resume(ctx: ServiceContext, config: ContinuousTrainingConfig, checkpoint_dir
         )
     logger.info("starting from the seeded initial model (version 0)")
     return Learner(initial_model(config.seed), config)
-
-
-def make_buffer(config: ContinuousTrainingConfig) -> ReplayBuffer:
-    """The replay buffer the config describes."""
-    sampler = (
-        PrioritySampler(config.priority_alpha, config.priority_beta, config.seed)
-        if config.priority_sampling
-        else UniformSampler(config.seed)
-    )
-    return ReplayBuffer(
-        config.buffer_capacity,
-        config.min_batch_size,
-        sampler,
-        int(config.max_experience_age_s * 1000),
-        config.max_version_lag,
-    )
 
 
 if __name__ == "__main__":

@@ -34,8 +34,7 @@ from queen.policy import ExplorationPolicy, OraclePolicy
 from queen.reward import RewardCalculator
 from queen.rules import N_ACTIONS, RuleSet
 from queen.world import TICK_SECONDS, World, WorldConfig
-from trainer.buffer.buffer import ReplayBuffer
-from trainer.buffer.sampler import UniformSampler
+from trainer.buffer.buffer import make_buffer
 from trainer.learner import Learner
 from trainer.settings import ContinuousTrainingConfig
 
@@ -95,13 +94,7 @@ def run_continuous(
     world, calc, curve = World(config), RewardCalculator(), Curve()
     policy = ExplorationPolicy(seed=config.seed + 2)
     learner = Learner(initial_model(training.seed), training)
-    buffer = ReplayBuffer(
-        training.buffer_capacity,
-        training.min_batch_size,
-        UniformSampler(config.seed),
-        int(training.max_experience_age_s * 1000),
-        training.max_version_lag,
-    )
+    buffer = make_buffer(training, config.seed)
     steps_per_tick = int(TICK_SECONDS / training.training_interval)
     trainer_gate = SimulationGate(world.rules)
     next_id = 0
@@ -144,6 +137,7 @@ def run_continuous(
                 break
             outcome = learner.step(sample, trainer_gate)
             if outcome is not None:
+                buffer.first_use(outcome.indices)  # as the service does when it publishes
                 agreements.append(outcome.gate_agreement)
         curve.agreement.append(float(np.mean(agreements)) if agreements else float("nan"))
         curve.versions.append(learner.version)

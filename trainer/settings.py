@@ -25,6 +25,10 @@ class ContinuousTrainingConfig:
     # Replay buffer
     buffer_capacity: int = 10000  # experiences kept, FIFO
     priority_sampling: bool = False  # sample proportional to last |error| (importance weighted)
+    # Beyond the seed: up to this share of each batch is experiences not trained on yet, newest
+    # first (combined experience replay); the rest is sampled. 0 = the seed's pure sampling,
+    # where a new experience waits ~buffer/batch steps for its first use (see docs/learning.md).
+    fresh_share: float = 0.5
     # Reward weighting (agreeing experiences)
     simulation_reward_weight: float = 0.3  # weight of the gate's expected reward
     actual_reward_weight: float = 0.7  # weight of the game's reward
@@ -55,6 +59,7 @@ class ContinuousTrainingConfig:
             ("batch_size", self.batch_size >= 1, ">= 1"),
             ("min_batch_size", 1 <= self.min_batch_size <= self.batch_size, "in 1..batch_size"),
             ("buffer_capacity", self.buffer_capacity >= self.batch_size, ">= batch_size"),
+            ("fresh_share", 0 <= self.fresh_share <= 1, "in [0, 1]"),
             ("simulation_reward_weight", 0 <= self.simulation_reward_weight <= 1, "in [0, 1]"),
             ("actual_reward_weight", 0 <= self.actual_reward_weight <= 1, "in [0, 1]"),
             ("initial_lr", self.initial_lr > 0, "> 0"),

@@ -28,6 +28,9 @@ class JoinerSettings:
     drop_expired: bool = False  # True: drop (and count) expired decisions instead
     transactional: bool = True  # produce and commit in Kafka transactions
     transactional_id: str = ""  # default: queen-joiner-<hostname>
+    # Experiences become visible to the trainer (read_committed) when the transaction commits:
+    # this interval is added to freshness. 0.1 s is Kafka Streams' exactly-once default.
+    commit_interval_s: float = 0.1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> JoinerSettings:
@@ -43,6 +46,9 @@ class JoinerSettings:
             transactional=env_bool(env, "QUEEN_JOINER_TRANSACTIONAL", d.transactional),
             transactional_id=env_str(
                 env, "QUEEN_JOINER_TRANSACTIONAL_ID", f"queen-joiner-{socket.gethostname()}"
+            ),
+            commit_interval_s=env_float(
+                env, "QUEEN_JOINER_COMMIT_INTERVAL_S", d.commit_interval_s, minimum=0.01
             ),
         )
 
@@ -71,7 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.group_id,
         {ctx.kafka.topic(DECISIONS): Decision, ctx.kafka.topic(REWARDS): Reward},
         handler,
-        LoopConfig(commit_interval=0.5, transactional=settings.transactional),
+        LoopConfig(
+            commit_interval=settings.commit_interval_s, transactional=settings.transactional
+        ),
     )
     loop.run(ctx.stop)
     return 0

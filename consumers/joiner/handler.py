@@ -36,7 +36,7 @@ class JoinHandler:
         self.metrics = metrics
 
     def handle(self, batch: Sequence[Incoming], now: float) -> list[Outgoing]:
-        """Take a batch of decisions and rewards; emit what joined or expired."""
+        """Take a batch of decisions and rewards; emit what joined (expiry is on the tick)."""
         now_us = int(now * 1e6)
         joined: list[Experience] = []
         for item in batch:
@@ -46,11 +46,14 @@ class JoinHandler:
                 joined += self.pending.add_decision(item.record, where, now_us)
             else:
                 joined += self.pending.add_reward(item.record, where, now_us)
-        joined += self.pending.expire(now_us)
         return self._out(joined)
 
     def on_tick(self, now: float) -> list[Outgoing]:
-        """Expire by the watermarks (they only move with input, so this is cheap)."""
+        """Expire by the watermarks, every tick_interval (0.25 s) rather than every batch.
+
+        A sweep visits every pending record; per batch it took a measured 20% of the joiner's
+        time under load, and expiry only needs to be timely in game time (timeouts are ticks).
+        """
         return self._out(self.pending.expire(int(now * 1e6)))
 
     def commit_positions(self, positions: dict[Position, int]) -> dict[Position, int]:

@@ -15,6 +15,7 @@ an offset past a record still held here (a crash loses nothing: the records are 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,7 +54,8 @@ class PendingJoin:
     default_reward: float | None = 0.0  # None: drop expired decisions instead
     decisions: dict[Key, _Held] = field(default_factory=dict)
     rewards: dict[Key, _Held] = field(default_factory=dict)
-    joined: dict[Key, int] = field(default_factory=dict)  # key -> event_time, for duplicates
+    # key -> event_time of what was joined (or expired), oldest first: duplicates yield nothing
+    joined: OrderedDict[Key, int] = field(default_factory=OrderedDict)
     decision_clock: dict[int, int] = field(default_factory=dict)  # partition -> max event_time
     reward_clock: dict[int, int] = field(default_factory=dict)  # partition -> max event_time
     stats: JoinStats = field(default_factory=JoinStats)
@@ -89,9 +91,14 @@ class PendingJoin:
 
     def expire(self, now_us: int) -> list[Experience]:
         """Resolve everything whose timeout passed its partition's watermark."""
+        marks = {p: self.watermark(p) for p in self.decision_clock.keys() | self.reward_clock}
+
+        def expired(held: _Held) -> bool:
+            return marks.get(held.partition, -1) > held.record.event_time + self.reward_timeout_ms
+
         out = []
         for key, held in list(self.decisions.items()):
-            if self._expired(held):
+            if expired(held):
                 del self.decisions[key]
                 self._remember(key, held.record.event_time)
                 if self.default_reward is None:
@@ -100,12 +107,17 @@ class PendingJoin:
                     self.stats.defaulted += 1
                     out.append(self._default(held.record, now_us))
         for key, held in list(self.rewards.items()):
-            if self._expired(held):
+            if expired(held):
                 del self.rewards[key]
                 self.stats.orphan_rewards += 1
-        for key, event_time in list(self.joined.items()):
-            if event_time + 2 * self.reward_timeout_ms < self._watermark_of_key(key):
-                del self.joined[key]
+        # Forget joined keys from the oldest remembered on; one that is still young stops the
+        # sweep (keys arrive nearly in event-time order; a few may be kept a little longer).
+        newest = max(marks.values(), default=-1)
+        while self.joined:
+            key, event_time = next(iter(self.joined.items()))
+            if event_time + 2 * self.reward_timeout_ms >= newest:
+                break
+            self.joined.popitem(last=False)
         return out
 
     def lowest_held_offsets(self) -> dict[tuple[str, int], int]:
@@ -141,12 +153,6 @@ class PendingJoin:
     def watermark(self, partition: int) -> int:
         """Event time both topics of `partition` have reached (-1 until both have records)."""
         return min(self.decision_clock.get(partition, -1), self.reward_clock.get(partition, -1))
-
-    def _expired(self, held: _Held) -> bool:
-        return self.watermark(held.partition) > held.record.event_time + self.reward_timeout_ms
-
-    def _watermark_of_key(self, _key: Key) -> int:
-        return max((self.watermark(p) for p in self.decision_clock), default=-1)
 
     def _remember(self, key: Key, event_time: int) -> None:
         self.joined[key] = event_time

@@ -16,6 +16,7 @@ from trainer.buffer.sampler import (
 )
 from trainer.buffer.storage import RingStorage
 from trainer.buffer.writer import FifoWriter, row_from_experience
+from trainer.settings import ContinuousTrainingConfig
 
 
 @dataclass(frozen=True)
@@ -44,14 +45,19 @@ class ReplayBuffer:
         sampler: UniformSampler | PrioritySampler,
         max_age_ms: int,
         max_version_lag: int,
+        fresh_share: float = 0.0,
     ) -> None:
-        """Build the storage and its writer; `min_size` eligible rows are needed to sample."""
+        """Build the storage and its writer; `min_size` eligible rows are needed to sample.
+
+        `fresh_share`: up to this share of a batch is rows not trained on yet, newest first.
+        """
         self.storage = RingStorage(capacity)
         self.writer = FifoWriter(self.storage)
         self.sampler = sampler
         self.min_size = min_size
         self.max_age_ms = max_age_ms
         self.max_version_lag = max_version_lag
+        self.fresh_share = fresh_share
 
     def __len__(self) -> int:
         return self.writer.size
@@ -80,12 +86,17 @@ class ReplayBuffer:
         )
         if len(candidates) < self.min_size:
             return None
-        picked = self.sampler.sample(self.storage, candidates, batch_size)
-        i = picked.indices
+        fresh = self._newest_unused(candidates, int(batch_size * self.fresh_share))
+        i, weights = fresh, np.ones(len(fresh), np.float32)
+        if len(fresh) < batch_size:
+            rest = np.setdiff1d(candidates, fresh, assume_unique=True)
+            picked = self.sampler.sample(self.storage, rest, batch_size - len(fresh))
+            i = np.concatenate([fresh, picked.indices])
+            weights = np.concatenate([weights, picked.weights])
         s = self.storage
         return Batch(
             i,
-            picked.weights,
+            weights,
             s.features[i],
             s.action[i],
             s.reward[i],
@@ -95,6 +106,14 @@ class ReplayBuffer:
             s.event_time[i],
             [s.decision_id[j] for j in i],
         )
+
+    def _newest_unused(self, candidates: np.ndarray, n: int) -> np.ndarray:
+        """Up to `n` candidates not trained on yet, newest (by event time) first."""
+        unused = candidates[~self.storage.used[candidates]]
+        if n <= 0 or len(unused) == 0:
+            return unused[:0]
+        newest_first = np.argsort(-self.storage.event_time[unused], kind="stable")
+        return unused[newest_first[:n]]
 
     def first_use(self, indices: np.ndarray) -> tuple[int, ...]:
         """Mark rows as trained on; return the known reward times of those used the first time."""
@@ -115,3 +134,21 @@ class ReplayBuffer:
         """Restore `state_dict()`."""
         self.storage.load_state_dict(state["storage"])
         self.writer.load_state_dict(state["writer"])
+
+
+def make_buffer(config: ContinuousTrainingConfig, seed: int | None = None) -> ReplayBuffer:
+    """The replay buffer `config` describes (its sampler seeded with `seed`, else config.seed)."""
+    seed = config.seed if seed is None else seed
+    sampler = (
+        PrioritySampler(config.priority_alpha, config.priority_beta, seed)
+        if config.priority_sampling
+        else UniformSampler(seed)
+    )
+    return ReplayBuffer(
+        config.buffer_capacity,
+        config.min_batch_size,
+        sampler,
+        int(config.max_experience_age_s * 1000),
+        config.max_version_lag,
+        config.fresh_share,
+    )

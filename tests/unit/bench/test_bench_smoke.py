@@ -1,29 +1,103 @@
 """A tiny smoke of the benchmark code (benchmarks themselves are `make bench`, not tests)."""
 
-from bench import components, live
-from bench.__main__ import machine, report
+import dataclasses
+
+from bench import components, live, loop, plots, report
+from bench.__main__ import machine, rss_summary
+from schemas.records import TrainingSummary
+from tests import samples
 
 
-def test_the_report_puts_each_figure_beside_its_goal_and_says_misses_plainly():
-    figures = {
+def figures(**changes):
+    f = {
         "inference_obs_per_s": 12_000.0,
         "naive_obs_per_s": 2_000.0,
         "batched_over_naive": 6.0,
         "latency_ms_at_offered": {"offered_per_s": 2000.0, "p50": 3.0, "p99": 30.0},
         "hot_load_ms": {"p50": 40.0, "p99": 90.0, "versions": 20},
+        "freshness_s": {
+            "p50": 1.2,
+            "p90": 2.5,
+            "n": 100,
+            "baseline_p50": 30.0,
+            "baseline_p90": 90.0,
+            "baseline_n": 80,
+            "fresh_share": 0.5,
+            "game_speed": 15.0,
+            "territories": 8,
+        },
         "joiner_events_per_s": 60_000.0,
-        "trainer_step_ms": {"batch_32": 2.0, "batch_256": 6.0},
-        "inference_rss_mb": {"peak": 300.0, "growth_pct": 2.0},
+        "trainer_step_ms": {
+            "batch_32": 2.0,
+            "batch_256": 6.0,
+            "loop_mean_ms": 5.0,
+            "utilization": 0.005,
+        },
+        "rss_mb": {
+            "inference": {"peak": 300.0, "growth_pct": 2.0},
+            "trainer": {"peak": 320.0, "growth_pct": 12.0},
+        },
         "learning": {
-            "continuous": {"game_minutes_to_50pct": 15.0, "game_minutes_to_80pct": None},
+            "continuous": {
+                "game_minutes_to_50pct": 15.0,
+                "game_minutes_to_80pct": 5.0,
+                "share_of_gap_before_switch": 0.8,
+            },
             "coupled": {"game_minutes_to_50pct": None, "game_minutes_to_80pct": None},
+            "run_game_minutes": 150.0,
+        },
+        "profiles": {
+            "inference": [{"function": "codec.py:1(encode)", "own_share": 0.2, "calls": 5}]
         },
     }
+    f.update(changes)
+    return f
+
+
+def test_the_report_puts_each_figure_beside_its_goal_and_says_misses_plainly():
     meta = {"date": "d", "machine": machine(), "broker": "embedded (Tansu)", "mode": "quick"}
-    text = report(figures, meta)
+    text = report.render(figures(), meta)
     assert "| inference throughput, one process | 12,000 obs/s | ≥ 30,000 obs/s | **no** |" in text
     assert "≥ 5× | yes |" in text and "p99 ≤ 25 ms | **no** |" in text
+    assert "p50 ≤ 2 s at the default interval | yes |" in text
+    assert "growth < 10% | **no** |" in text, "the worst service decides"
+    assert "continuous ≥ 10× faster | yes |" in text, "150 game minutes without coupled: ≥ 30×"
+    assert "| 20.0% | 5 | `codec.py:1(encode)` |" in text
     assert f"{meta['machine']['cores']} cores" in text
+
+
+def test_the_learning_verdict_is_unknown_when_the_run_is_too_short_to_tell():
+    learning = figures()["learning"]
+    learning["run_game_minutes"] = 40.0  # coupled did not get there in 8× the continuous time
+    verdicts = {row[0]: row[3] for row in report.rows(figures(learning=learning))}
+    assert verdicts["game minutes to 80% (50%) of the oracle−random gap"] is None
+
+
+def test_freshness_ends_at_the_first_decision_with_that_version_or_a_later_one():
+    def version(n, *reward_times):
+        training = TrainingSummary(n, 0.1, 32, 0.001, 1.0, tuple(reward_times))
+        return samples.loadable_version(n, training=training)
+
+    def decided(model_version, at):
+        return dataclasses.replace(
+            samples.decision(1, 0), model_version=model_version, decided_at=at
+        )
+
+    versions = [version(1, 1_000_000, 2_000_000), version(2, 3_000_000), version(3, 4_000_000)]
+    decisions = [decided(0, 2_500_000), decided(2, 5_000_000), decided(1, 6_000_000)]
+    # v1 was first served at 6 s, but v2 (which includes v1's training) already at 5 s;
+    # v3 never served a decision before the run ended.
+    assert loop.freshness(versions, decisions) == [4.0, 3.0, 2.0]
+
+
+def test_rss_growth_is_measured_after_warm_up_and_plots_are_written(tmp_path):
+    summary = rss_summary([100.0, 200.0, 200.0, 200.0, 210.0])
+    assert summary["peak"] == 210.0 and summary["growth_pct"] == 5.0
+    assert rss_summary([])["growth_pct"] is None
+    path = plots.cdf(tmp_path / "x.png", "t", "ms", {"a": [1.0, 2.0, 3.0], "b": []}, goal=2)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    curves = {"continuous_share": [0.1, 0.5, 0.8], "coupled_share": [0.1, 0.2, 0.3]}
+    assert plots.learning(tmp_path / "l.png", curves).stat().st_size > 1000
 
 
 def test_percentiles_and_a_tiny_trainer_step():

@@ -109,3 +109,15 @@ def test_reading_one_topic_far_ahead_of_the_other_expires_nothing():
     assert join.expire(2) == [] and join.pending_decisions == 50
     joined = [e for seq in range(50) for e in join.add_reward(reward(1, seq), ("r", 0, seq), 3)]
     assert len(joined) == 50 and join.stats.defaulted == 0 and join.stats.late_rewards == 0
+
+
+def test_joined_keys_are_remembered_for_two_timeouts_of_event_time_then_forgotten():
+    join = PendingJoin(reward_timeout_ms=4 * T)
+    for seq in range(20):  # decisions and rewards of one territory, tick after tick
+        join.add_decision(decision(1, seq), ("d", 0, seq), 1)
+        join.add_reward(reward(1, seq), ("r", 0, seq), 1)
+        join.expire(1)
+    remembered = sorted(seq for _, seq in join.joined)
+    newest = max(remembered)
+    assert remembered == list(range(newest - 8, newest + 1)), "the last two timeouts (8 ticks)"
+    assert join.add_reward(reward(1, newest - 8), ("r", 0, 99), 2) == []  # still a duplicate

@@ -102,3 +102,33 @@ def test_first_use_reports_each_row_once_and_not_rows_refilled_after_a_restart()
     assert b.first_use(np.array([0, 1, 2, 3])) == (1002,)
     b.add(dataclasses.replace(experience(4), reward_emitted_at=3000))  # overwrites row 0
     assert b.first_use(np.array([0, 1])) == (3000,)
+
+
+@pytest.mark.parametrize("make_sampler", [lambda: UniformSampler(0), lambda: PrioritySampler()])
+def test_fresh_share_puts_the_newest_untrained_rows_first_and_samples_the_rest(make_sampler):
+    b = ReplayBuffer(100, 2, make_sampler(), HOUR_MS, 1000, fresh_share=0.25)
+    for i in range(40):
+        b.add(experience(i))
+    b.first_use(np.arange(30))  # rows 0..29 trained on; 30..39 are new, 39 the newest
+    batch = b.sample(16, 0)
+    assert batch.indices[:4].tolist() == [39, 38, 37, 36], "a quarter of 16, newest first"
+    assert len(set(batch.indices.tolist())) == 16
+    assert np.all(batch.weights[:4] == 1.0)
+    b.first_use(batch.indices)  # what the step trained on is no longer fresh
+    still_new = sorted(set(range(30, 40)) - set(batch.indices.tolist()), reverse=True)[:4]
+    assert b.sample(16, 0).indices[: len(still_new)].tolist() == still_new
+
+
+def test_without_fresh_share_the_batch_is_all_sampled():
+    b = ReplayBuffer(100, 2, UniformSampler(0), HOUR_MS, 1000, fresh_share=0.0)
+    for i in range(40):
+        b.add(experience(i))
+    newest_first = [b.sample(4, 0).indices[0] for _ in range(50)]
+    assert len(set(newest_first)) > 10, "no row is favoured"
+
+
+def test_a_fully_fresh_batch_needs_no_sampling():
+    b = ReplayBuffer(100, 2, PrioritySampler(), HOUR_MS, 1000, fresh_share=1.0)
+    for i in range(10):
+        b.add(experience(i))
+    assert sorted(b.sample(8, 0).indices.tolist()) == list(range(2, 10))

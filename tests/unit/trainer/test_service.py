@@ -9,7 +9,7 @@ from runtime.loop import Incoming
 from schemas.records import ModelVersion
 from tests import samples
 from tests.fakes import MessageStub
-from trainer.__main__ import make_buffer
+from trainer.buffer.buffer import make_buffer
 from trainer.learner import Learner
 from trainer.metrics import TrainerMetrics
 from trainer.service import TrainerHandler

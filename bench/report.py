@@ -1,0 +1,134 @@
+"""The Markdown report: each figure beside its goal and baseline, misses said plainly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Row = tuple[str, str, str, bool | None]  # figure, measured, goal, met (None: reported only)
+
+
+def _fmt(value: float | None, spec: str = ".0f", unit: str = "") -> str:
+    return "not reached" if value is None else f"{value:{spec}}{unit}"
+
+
+def rows(f: dict[str, Any]) -> list[Row]:
+    """One row per figure of the issue, in its order."""
+    lat, hot, fresh = f["latency_ms_at_offered"], f["hot_load_ms"], f["freshness_s"]
+    step, learn = f["trainer_step_ms"], f["learning"]
+    cont, coup = learn["continuous"], learn["coupled"]
+    growth = {name: r["growth_pct"] for name, r in f["rss_mb"].items()}
+    worst = max(growth, key=lambda n: growth[n] if growth[n] is not None else -1e9)
+    c80, s80 = cont["game_minutes_to_80pct"], coup["game_minutes_to_80pct"]
+    c50, s50 = cont["game_minutes_to_50pct"], coup["game_minutes_to_50pct"]
+    return [
+        (
+            "inference throughput, one process",
+            f"{f['inference_obs_per_s']:,.0f} obs/s",
+            "≥ 30,000 obs/s",
+            f["inference_obs_per_s"] >= 30_000,
+        ),
+        (
+            "batched vs naive per-message consumer",
+            f"{f['batched_over_naive']:.1f}× ({f['naive_obs_per_s']:,.0f} obs/s naive)",
+            "≥ 5×",
+            f["batched_over_naive"] >= 5,
+        ),
+        (
+            f"obs → decision latency at {lat['offered_per_s']:,.0f} obs/s offered",
+            f"p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms",
+            "p99 ≤ 25 ms",
+            lat["p99"] <= 25,
+        ),
+        (
+            "joiner throughput (decisions + rewards in, transactional)",
+            f"{f['joiner_events_per_s']:,.0f} events/s",
+            "≥ 50,000 events/s",
+            f["joiner_events_per_s"] >= 50_000,
+        ),
+        (
+            "version published → first decision served with it",
+            f"p50 {_fmt(hot['p50'])} ms, p99 {_fmt(hot['p99'])} ms ({hot['versions']} versions)",
+            "p99 ≤ 250 ms",
+            hot["p99"] is not None and hot["p99"] <= 250,
+        ),
+        (
+            "reward → first step that used it → first decision served by it",
+            f"p50 {_fmt(fresh['p50'], '.2f', ' s')}, p90 {_fmt(fresh['p90'], '.2f', ' s')} "
+            f"(n={fresh['n']}); seed's pure sampling: p50 "
+            f"{_fmt(fresh['baseline_p50'], '.2f', ' s')}, p90 "
+            f"{_fmt(fresh['baseline_p90'], '.2f', ' s')}",
+            "p50 ≤ 2 s at the default interval",
+            fresh["p50"] is not None and fresh["p50"] <= 2,
+        ),
+        (
+            "trainer step time and utilization",
+            f"batch 32: {step['batch_32']:.1f} ms, 256: {step['batch_256']:.1f} ms; in the loop "
+            f"{_fmt(step['loop_mean_ms'], '.1f', ' ms')} per step, utilization "
+            f"{_fmt(step['utilization'], '.1%')} of the 1 s interval",
+            "reported",
+            None,
+        ),
+        (
+            "peak RSS per service; growth over the run",
+            "; ".join(
+                f"{name} {r['peak']:.0f} MB {_fmt(r['growth_pct'], '+.1f', '%')}"
+                for name, r in f["rss_mb"].items()
+            ),
+            "growth < 10%",
+            growth[worst] is not None and growth[worst] < 10,
+        ),
+        (
+            "game minutes to 80% (50%) of the oracle−random gap",
+            f"continuous {_fmt(c80, '.1f')} ({_fmt(c50, '.1f')}); "
+            f"seed's coupled loop {_fmt(s80, '.1f')} ({_fmt(s50, '.1f')})",
+            "continuous ≥ 10× faster",
+            _ten_times_faster(c80, s80, learn["run_game_minutes"]),
+        ),
+    ]
+
+
+def _ten_times_faster(cont: float | None, coupled: float | None, run: float) -> bool | None:
+    """Met, missed, or None when the coupled loop never got there and the run was too short."""
+    if cont is None:
+        return False
+    if coupled is None:  # it takes longer than the run: the ratio is at least run / cont
+        return True if run / cont >= 10 else None
+    return coupled / cont >= 10
+
+
+def render(figures: dict[str, Any], meta: dict[str, Any]) -> str:
+    """The whole report."""
+    lines = [
+        f"# queenloop benchmark — {meta['date']}",
+        "",
+        f"Machine: {meta['machine']['cores']} cores, {meta['machine']['cpu']}; "
+        f"broker: {meta['broker']}; mode: {meta['mode']}.",
+        "",
+        "| figure | measured | goal | met |",
+        "|---|---|---|---|",
+    ]
+    for name, value, goal, met in rows(figures):
+        verdict = "—" if met is None else ("yes" if met else "**no**")
+        lines.append(f"| {name} | {value} | {goal} | {verdict} |")
+    fresh = figures["freshness_s"]
+    lines += [
+        "",
+        f"Freshness ran the whole loop (game at speed {fresh['game_speed']:g}, "
+        f"{fresh['territories']} territories: a tick per wall second) twice in this invocation: "
+        f"with the trainer's default fresh_share {fresh['fresh_share']:g} and with 0 (the seed's "
+        "pure sampling).",
+    ]
+    learn = figures["learning"]["continuous"]
+    if learn["game_minutes_to_80pct"] is None:
+        lines.append(
+            "Learning: the continuous loop did not reach 80% of the gap within the run "
+            f"(share over its last 20 ticks: {learn['share_of_gap_before_switch']:.2f}); "
+            "see docs/learning.md."
+        )
+    for name, entries in figures.get("profiles", {}).items():
+        lines += ["", f"## Where the time goes: {name} (cProfile, own time, top entries)", ""]
+        lines += ["| own time | calls | function |", "|---|---|---|"]
+        lines += [f"| {e['own_share']:.1%} | {e['calls']:,} | `{e['function']}` |" for e in entries]
+    if figures.get("plots"):
+        lines += ["", "Plots: " + ", ".join(f"[{p}]({p})" for p in figures["plots"])]
+    return "\n".join(lines) + "\n"
