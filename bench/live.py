@@ -10,13 +10,17 @@ latency is a version's `created_at` to the first decision served with it. RSS is
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +30,7 @@ from queen.weights import sha256_hex, to_safetensors
 from runtime.broker import free_port
 from runtime.kafka import make_admin, make_producer
 from runtime.settings import KafkaSettings
-from runtime.topics import ensure_topics, topic_specs
+from runtime.topics import TopicSpec, ensure_topics, topic_specs
 from runtime.view import scrape
 from schemas.codec import AvroSingleObjectCodec
 from schemas.records import Decision, ModelVersion
@@ -48,11 +52,12 @@ class LiveResult:
 
 
 def rss_mb(pid: int) -> float:
-    """Resident set size of a process, in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Resident set size of a process, in MB (0 once it has exited)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except FileNotFoundError:
+        return 0.0
+    return next((int(x.split()[1]) / 1024 for x in lines if x.startswith("VmRSS:")), 0.0)
 
 
 def version_record(version: int) -> ModelVersion:
@@ -94,30 +99,19 @@ def run(bootstrap: str, seconds: float, rate: float = 2000.0, every: float = 0.5
     rss: list[float] = []
     try:
         _wait_ready(port, producer, settings)
-        sent, version, start = 0, 0, time.perf_counter()
-        next_version = start
-        while (now := time.perf_counter()) - start < seconds:
-            due = int((now - start) * rate)
-            while sent < due:
-                obs = dataclasses.replace(
-                    observation(sent % 64, 1_000 + sent // 64), emitted_at=time.time_ns() // 1000
-                )
-                producer.produce(
-                    settings.topic("observations"), CODEC.encode(obs), obs.territory_id.encode()
-                )
-                sent += 1
-            producer.poll(0)
-            if now >= next_version:
-                version += 1
-                producer.produce(
-                    settings.topic("model-versions"),
-                    CODEC.encode(version_record(version)),
-                    b"queen",
-                )
-                next_version = now + every
-                rss.append(rss_mb(service.pid))
-            time.sleep(0.001)
-        producer.flush(30)
+        version = 0
+
+        def publish_version() -> None:
+            nonlocal version
+            version += 1
+            producer.produce(
+                settings.topic("model-versions"), CODEC.encode(version_record(version)), b"queen"
+            )
+            rss.append(rss_mb(service.pid))
+
+        sent = offer(
+            producer, settings.topic("observations"), seconds, rate, every, publish_version
+        )
         reader = TopicReader(settings, settings.topic("decisions"), 4)
         messages = reader.until(sent, timeout=120)
         reader.close()
@@ -136,6 +130,61 @@ def run(bootstrap: str, seconds: float, rate: float = 2000.0, every: float = 0.5
         if v in first_served
     ]
     return LiveResult(sent / seconds, len(decisions), latency, hot, rss)
+
+
+def offer(
+    producer: Any,
+    topic: str,
+    seconds: float,
+    rate: float,
+    every: float = 1.0,
+    periodic: Callable[[], None] = lambda: None,
+) -> int:
+    """Offer `rate` observations/s to `topic` for `seconds`; return how many were sent.
+
+    Observations get seq from 1,000 and emitted_at stamped; `periodic` runs every `every` s.
+    """
+    sent, start = 0, time.perf_counter()
+    next_call = start
+    while (now := time.perf_counter()) - start < seconds:
+        while sent < int((now - start) * rate):
+            obs = dataclasses.replace(
+                observation(sent % 64, 1_000 + sent // 64), emitted_at=time.time_ns() // 1000
+            )
+            producer.produce(topic, CODEC.encode(obs), obs.territory_id.encode())
+            sent += 1
+        producer.poll(0)
+        if now >= next_call:
+            periodic()
+            next_call = now + every
+        time.sleep(0.001)  # pacing: the producer's own clock, not a synchronisation
+    producer.flush(30)
+    return sent
+
+
+def floor(bootstrap: str, seconds: float, rate: float = 2000.0) -> list[float]:
+    """The same paced load read by a bare consumer process (bench.floor): the broker's share."""
+    settings = KafkaSettings(bootstrap, f"floor-{uuid.uuid4().hex[:8]}.", 4)
+    topic = settings.topic("observations")
+    ensure_topics(make_admin(settings), [TopicSpec(topic, 4)])
+    with tempfile.TemporaryDirectory() as work:
+        out = Path(work) / "latency.json"
+        expected = int(seconds * rate)
+        reader = subprocess.Popen(
+            [sys.executable, "-m", "bench.floor", bootstrap, topic, str(expected), str(out)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        producer = make_producer(settings, **{"linger.ms": 1})
+        producer.produce(topic, CODEC.encode(observation(0, 0)), b"t-0000")  # warm-up
+        producer.flush(10)
+        try:
+            assert reader.stdout is not None and reader.stdout.readline().strip() == b"ready"
+            offer(producer, topic, seconds, rate)
+            reader.wait(150)
+        finally:
+            reader.kill()
+        return list(json.loads(out.read_text())) if out.exists() else []
 
 
 def _versions(settings: KafkaSettings) -> dict[int, int]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.live import rss_mb
 from runtime.kafka import make_reader
 from runtime.settings import KafkaSettings
 from runtime.tail import assign_from_beginning, read_until_idle
@@ -41,15 +42,6 @@ class LoopResult:
     utilization: list[float] = field(default_factory=list)  # trainer gauge, sampled
     step_ms: float | None = None  # trainer's mean step time over the run
     rss_mb: dict[str, list[float]] = field(default_factory=dict)
-
-
-def rss_mb(pid: int) -> float:
-    """Resident set size of a process, in MB (0 once it has exited)."""
-    try:
-        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    except FileNotFoundError:
-        return 0.0
-    return next((int(x.split()[1]) / 1024 for x in lines if x.startswith("VmRSS:")), 0.0)
 
 
 def run(
