@@ -11,7 +11,7 @@ import uuid
 import numpy as np
 from prometheus_client import CollectorRegistry
 
-from bench.profiling import profiled
+from bench.profiling import Rate, ThreadClock, profiled
 from consumers.joiner.__main__ import JoinerSettings
 from consumers.joiner.handler import JoinHandler
 from consumers.joiner.pending import PendingJoin
@@ -40,7 +40,7 @@ CODEC = AvroSingleObjectCodec.default()
 
 def joiner_throughput(
     settings: KafkaSettings, pairs: int, profile: cProfile.Profile | None = None
-) -> float:
+) -> Rate:
     """Decisions + rewards in per second through the joiner's loop, in Kafka transactions.
 
     With `profile`, the loop runs under cProfile (slower: for where the time goes, not speed).
@@ -81,7 +81,8 @@ def joiner_throughput(
     stop = threading.Event()
     thread = threading.Thread(target=profiled(loop.run, profile), args=(stop,))
     thread.start()
-    started = None
+    clock = ThreadClock(thread)
+    started, cpu = None, 0.0
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         consumed = sum(
@@ -89,14 +90,15 @@ def joiner_throughput(
             for t in (decisions, rewards)
         )
         if consumed and started is None:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), clock.cpu()
         if handler.pending.stats.matched >= pairs:
             break
         time.sleep(0.01)
     elapsed = time.perf_counter() - (started or time.perf_counter())
+    cpu = clock.cpu() - cpu
     stop.set()
     thread.join(60)
-    return 2 * pairs / elapsed
+    return Rate(2 * pairs / elapsed, min(1.0, cpu / elapsed))
 
 
 def trainer_step_ms(batch_size: int, repeats: int = 50) -> float:

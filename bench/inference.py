@@ -14,7 +14,7 @@ import uuid
 
 from prometheus_client import CollectorRegistry
 
-from bench.profiling import profiled
+from bench.profiling import Rate, ThreadClock, profiled
 from consumers.inference.handler import InferenceHandler
 from consumers.inference.metrics import InferenceMetrics
 from consumers.inference.model_slot import ModelSlot
@@ -61,7 +61,7 @@ def batched(
     sink: str,
     n: int,
     profile: cProfile.Profile | None = None,
-) -> float:
+) -> Rate:
     """Observations per second through the real service loop (first record to last decision).
 
     With `profile`, the loop runs under cProfile (slower: for where the time goes, not speed).
@@ -87,27 +87,28 @@ def batched(
         LoopConfig(batch_size=2000, poll_timeout=0.05, commit_interval=1.0),
     )
     stop = threading.Event()
-    first: list[float] = []
+    first: list[tuple[float, float]] = []  # (wall, the loop thread's CPU) at the first record
     original = handler.handle
 
     def timed(batch: list[Incoming], now: float):  # the clock starts at the first record
         if not first:
-            first.append(time.perf_counter())
+            first.append((time.perf_counter(), time.thread_time()))
         return original(batch, now)
 
     handler.handle = timed  # type: ignore[method-assign]
     thread = threading.Thread(target=profiled(loop.run, profile), args=(stop,))
     thread.start()
+    clock = ThreadClock(thread)
     deadline = time.monotonic() + 600
     while (registry.get_sample_value("queen_inference_decisions_total", {"gate": "SEND"}) or 0) + (
         registry.get_sample_value("queen_inference_decisions_total", {"gate": "WAIT"}) or 0
     ) < n and time.monotonic() < deadline:
         time.sleep(0.01)
     producer.flush(60)
-    elapsed = time.perf_counter() - first[0]
+    elapsed, cpu = time.perf_counter() - first[0][0], clock.cpu() - first[0][1]
     stop.set()
     thread.join(60)
-    return n / elapsed
+    return Rate(n / elapsed, min(1.0, cpu / elapsed))
 
 
 def naive(settings: KafkaSettings, source: str, sink: str, n: int) -> float:

@@ -46,7 +46,7 @@ class LiveResult:
 
     offered_per_s: float
     decisions: int
-    latency_ms: list[float]
+    latency_ms: list[float]  # in the order the observations were offered
     hot_load_ms: list[float]
     rss_mb: list[float]
 
@@ -119,7 +119,9 @@ def run(bootstrap: str, seconds: float, rate: float = 2000.0, every: float = 0.5
         service.terminate()
         service.wait(30)
     decisions = [CODEC.decode(m.value(), Decision) for m in messages]
-    paced = [d for d in decisions if d.seq >= 1_000]  # not the warm-up observation
+    paced = sorted(  # in the order offered: not the warm-up observation
+        (d for d in decisions if d.seq >= 1_000), key=lambda d: d.observation_emitted_at
+    )
     latency = [(d.decided_at - d.observation_emitted_at) / 1000 for d in paced]
     first_served: dict[int, int] = {}
     for d in sorted(paced, key=lambda d: d.decided_at):

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import cProfile
 import pstats
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,30 @@ from typing import Any
 def new() -> cProfile.Profile:
     """A profile of the calling thread's CPU time: time spent waiting on Kafka is not counted."""
     return cProfile.Profile(time.thread_time)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Records per second through a loop, and how busy its thread was.
+
+    busy: the share of the thread's wall time on CPU; the rest it waited, mostly for fetches.
+    """
+
+    per_s: float
+    busy: float
+
+
+class ThreadClock:
+    """The CPU clock of another thread (Linux: pthread_getcpuclockid), read from any thread."""
+
+    def __init__(self, thread: threading.Thread) -> None:
+        """The clock of `thread`, which must be running."""
+        assert thread.ident is not None, "start the thread first"
+        self.clock = time.pthread_getcpuclockid(thread.ident)
+
+    def cpu(self) -> float:
+        """CPU seconds the thread has used so far."""
+        return time.clock_gettime(self.clock)
 
 
 def profiled(target: Callable[..., Any], profile: cProfile.Profile | None) -> Callable[..., Any]:

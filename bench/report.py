@@ -23,7 +23,7 @@ def rows(f: dict[str, Any]) -> list[Row]:
     return [
         (
             "inference throughput, one process",
-            f"{f['inference_obs_per_s']:,.0f} obs/s",
+            f"{f['inference_obs_per_s']:,.0f} obs/s (loop thread busy {f['inference_busy']:.0%})",
             "≥ 30,000 obs/s",
             f["inference_obs_per_s"] >= 30_000,
         ),
@@ -34,7 +34,7 @@ def rows(f: dict[str, Any]) -> list[Row]:
             f["batched_over_naive"] >= 5,
         ),
         (
-            f"obs → decision latency at {lat['offered_per_s']:,.0f} obs/s offered",
+            f"obs → decision latency at {lat['offered_per_s']:,.0f} obs/s offered (first 5 s)",
             f"p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms; a bare consumer of the same "
             f"load (the broker's share): p50 {_fmt(lat['floor']['p50'], '.1f')} ms, p99 "
             f"{_fmt(lat['floor']['p99'], '.1f')} ms",
@@ -43,7 +43,7 @@ def rows(f: dict[str, Any]) -> list[Row]:
         ),
         (
             "joiner throughput (decisions + rewards in, transactional)",
-            f"{f['joiner_events_per_s']:,.0f} events/s",
+            f"{f['joiner_events_per_s']:,.0f} events/s (loop thread busy {f['joiner_busy']:.0%})",
             "≥ 50,000 events/s",
             f["joiner_events_per_s"] >= 50_000,
         ),
@@ -115,11 +115,23 @@ def render(figures: dict[str, Any], meta: dict[str, Any]) -> str:
     fresh = figures["freshness_s"]
     lines += [
         "",
+        "Busy: the loop thread's CPU time over its wall time; the rest it waited for the "
+        "broker's fetches. A loop below ~90% busy is held back by the broker, not by its code.",
         f"Freshness ran the whole loop (game at speed {fresh['game_speed']:g}, "
         f"{fresh['territories']} territories: a tick per wall second) twice in this invocation: "
         f"with the trainer's default fresh_share {fresh['fresh_share']:g} and with 0 (the seed's "
         "pure sampling).",
     ]
+    whole = figures["latency_ms_at_offered"]["whole_run"]
+    lines.append(
+        "Latency is read over the first 5 s (10,000 observations). Tansu's memory storage takes "
+        "longer to answer a fetch as a partition grows: over the whole "
+        f"{whole['seconds']} s run a bare consumer saw p50 {_fmt(whole['floor']['p50'], '.1f')} "
+        f"ms, p99 {_fmt(whole['floor']['p99'], '.1f')} ms and inference p50 "
+        f"{_fmt(whole['inference']['p50'], '.1f')} ms, p99 "
+        f"{_fmt(whole['inference']['p99'], '.1f')} ms: the broker's growth, which a Kafka "
+        "broker (an offset index per segment) does not have."
+    )
     learn = figures["learning"]["continuous"]
     if learn["game_minutes_to_80pct"] is None:
         lines.append(

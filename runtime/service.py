@@ -9,6 +9,7 @@ ServiceLoop over it. Services keep only what is theirs in their `__main__.py`.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import threading
@@ -45,6 +46,19 @@ def service_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+# Python's cyclic GC runs a young collection every 700 net allocations by default, and every
+# 100th is a full one that scans every live object (the joiner's pending records, the trainer's
+# buffer ids). A service loop allocates several objects per record, so full scans came every few
+# thousand records. Measured (make bench): the joiner at 50,000 pairs moved 39k events/s at
+# (700, 10, 10) and 49k at (10,000, 10, 10).
+GC_THRESHOLDS = (10_000, 10, 10)
+
+
+def tune_gc() -> None:
+    """Collect less often: fewer, larger young collections (see GC_THRESHOLDS)."""
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 @dataclass
 class ServiceContext:
     """A service's settings, metrics, codec, producer, dead letters and stop flag."""
@@ -75,6 +89,7 @@ class ServiceContext:
         kafka = KafkaSettings.from_env(environ)
         service = ServiceSettings.from_env(environ)
         configure_logging(name, service.log_level)
+        tune_gc()
         registry = CollectorRegistry()
         loop_metrics = LoopMetrics.create(registry, name)
         loop_metrics.initialize(kind.value for kind in ErrorKind)

@@ -15,6 +15,7 @@ an offset past a record still held here (a crash loses nothing: the records are 
 
 from __future__ import annotations
 
+import heapq
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -59,6 +60,10 @@ class PendingJoin:
     decision_clock: dict[int, int] = field(default_factory=dict)  # partition -> max event_time
     reward_clock: dict[int, int] = field(default_factory=dict)  # partition -> max event_time
     stats: JoinStats = field(default_factory=JoinStats)
+    # partition -> heap of (event_time, n, key, side) of what is held: expiry pops from the
+    # oldest instead of sweeping everything held (a backlog can hold tens of thousands)
+    deadlines: dict[int, list[tuple[int, int, Key, str]]] = field(default_factory=dict)
+    _pushed: int = 0
 
     def add_decision(self, decision: Decision, where: Where, now_us: int) -> list[Experience]:
         """Take a decision; return the experience when its reward is already here."""
@@ -70,7 +75,7 @@ class PendingJoin:
         held = self.rewards.pop(key, None)
         if held is not None:
             return [self._match(decision, held.record, now_us)]
-        self.decisions[key] = _Held(decision, where, where[1])
+        self.decisions[key] = self._hold(decision, where, key, "decision")
         return []
 
     def add_reward(self, reward: Reward, where: Where, now_us: int) -> list[Experience]:
@@ -86,30 +91,34 @@ class PendingJoin:
         held = self.decisions.pop(key, None)
         if held is not None:
             return [self._match(held.record, reward, now_us)]
-        self.rewards[key] = _Held(reward, where, where[1])
+        self.rewards[key] = self._hold(reward, where, key, "reward")
         return []
 
     def expire(self, now_us: int) -> list[Experience]:
         """Resolve everything whose timeout passed its partition's watermark."""
-        marks = {p: self.watermark(p) for p in self.decision_clock.keys() | self.reward_clock}
-
-        def expired(held: _Held) -> bool:
-            return marks.get(held.partition, -1) > held.record.event_time + self.reward_timeout_ms
-
         out = []
-        for key, held in list(self.decisions.items()):
-            if expired(held):
-                del self.decisions[key]
-                self._remember(key, held.record.event_time)
+        marks = {p: self.watermark(p) for p in self.decision_clock.keys() | self.reward_clock}
+        for partition, heap in self.deadlines.items():
+            mark = marks.get(partition, -1)
+            while heap and heap[0][0] + self.reward_timeout_ms < mark:
+                event_time, _, key, side = heapq.heappop(heap)
+                table = self.decisions if side == "decision" else self.rewards
+                held = table.get(key)
+                if held is None or (held.partition, held.record.event_time) != (
+                    partition,
+                    event_time,
+                ):
+                    continue  # matched since it was pushed (or held again, anew)
+                del table[key]
+                if side == "reward":
+                    self.stats.orphan_rewards += 1
+                    continue
+                self._remember(key, event_time)
                 if self.default_reward is None:
                     self.stats.dropped_decisions += 1
                 else:
                     self.stats.defaulted += 1
                     out.append(self._default(held.record, now_us))
-        for key, held in list(self.rewards.items()):
-            if expired(held):
-                del self.rewards[key]
-                self.stats.orphan_rewards += 1
         # Forget joined keys from the oldest remembered on; one that is still young stops the
         # sweep (keys arrive nearly in event-time order; a few may be kept a little longer).
         newest = max(marks.values(), default=-1)
@@ -137,6 +146,7 @@ class PendingJoin:
             for key in [k for k, h in table.items() if h.partition in gone]:
                 del table[key]
         for partition in gone:
+            self.deadlines.pop(partition, None)
             self.decision_clock.pop(partition, None)
             self.reward_clock.pop(partition, None)
 
@@ -153,6 +163,12 @@ class PendingJoin:
     def watermark(self, partition: int) -> int:
         """Event time both topics of `partition` have reached (-1 until both have records)."""
         return min(self.decision_clock.get(partition, -1), self.reward_clock.get(partition, -1))
+
+    def _hold(self, record: Any, where: Where, key: Key, side: str) -> _Held:
+        self._pushed += 1
+        heap = self.deadlines.setdefault(where[1], [])
+        heapq.heappush(heap, (record.event_time, self._pushed, key, side))
+        return _Held(record, where, where[1])
 
     def _remember(self, key: Key, event_time: int) -> None:
         self.joined[key] = event_time
