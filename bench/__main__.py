@@ -14,27 +14,30 @@ import json
 import os
 import platform
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from bench import components, inference, live, loop, plots, profiling, report
+from bench import budget, components, inference, live, loop, plots, profiling, report
+from bench.profiling import Rate
 from runtime.broker import EmbeddedBroker
 from runtime.service import tune_gc
 from runtime.settings import KafkaSettings
 from trainer.settings import ContinuousTrainingConfig
 
-SIZES = {
+SIZES = {  # profile 0: no cProfile run (the per-record budget still says where time goes)
     "quick": {
         "obs": 20_000,
-        "naive": 2_000,
+        "naive": 1_000,
         "pairs": 10_000,
-        "live_s": 5,
-        "loop_s": 8,
-        "ticks": 100,
-        "profile": 5_000,
+        "live_s": 4,
+        "loop_s": 4,
+        "ticks": 70,
+        "coupled": 70,
+        "profile": 0,
     },
     "full": {
         "obs": 100_000,
@@ -43,12 +46,14 @@ SIZES = {
         "live_s": 30,
         "loop_s": 60,
         "ticks": 600,
+        "coupled": 6_000,  # 10× the continuous loop's ~540 ticks to 80% of the gap
         "profile": 20_000,
     },
 }
 
 
-EARLY = 10_000  # observations: the first 5 s at 2,000/s
+T = TypeVar("T")
+EARLY_S = 5  # seconds: latency is read over the first 5 s of the paced run
 
 
 def machine() -> dict[str, object]:
@@ -67,17 +72,28 @@ def machine() -> dict[str, object]:
 def measure(bootstrap: str, size: dict[str, int]) -> dict[str, Any]:
     """Every figure, in one invocation, each beside its baseline."""
     settings = KafkaSettings(bootstrap)
-    source, sink = inference.prepare(settings, size["obs"])
-    batched = inference.batched(settings, source, sink, size["obs"])
-    source, sink = inference.prepare(settings, size["naive"])
-    naive = inference.naive(settings, source, sink, size["naive"])
-    paced = live.run(bootstrap, size["live_s"])
-    floor = live.floor(bootstrap, size["live_s"])
-    fresh = loop.run(bootstrap, size["loop_s"], ContinuousTrainingConfig.fresh_share)
-    seed = loop.run(bootstrap, size["loop_s"], 0.0)
-    joiner = components.joiner_throughput(settings, size["pairs"])
-    learning, curves = components.learning(size["ticks"], None)
-    learning["run_game_minutes"] = size["ticks"] * 15 / 60
+    seconds: dict[str, float] = {}  # wall time of each part of the run
+
+    def timed(name: str, part: Callable[..., T], *args: Any) -> T:
+        start = time.perf_counter()
+        try:
+            return part(*args)
+        finally:
+            seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+
+    batched = timed("inference, batched", _batched, settings, size["obs"])
+    naive = timed("inference, naive", _naive, settings, size["naive"])
+    paced = timed("latency, its floor and hot-load", live.run, bootstrap, size["live_s"])
+    fresh, seed = timed(
+        "whole loop, two side by side",
+        loop.run,
+        bootstrap,
+        size["loop_s"],
+        (ContinuousTrainingConfig.fresh_share, 0.0),
+    )
+    joiner = timed("joiner", components.joiner_throughput, settings, size["pairs"])
+    learning, curves = timed("learning", components.learning, size["ticks"], size["coupled"])
+    early = int(EARLY_S * paced.offered_per_s)
     figures: dict[str, Any] = {
         "inference_obs_per_s": batched.per_s,
         "inference_busy": batched.busy,
@@ -86,12 +102,13 @@ def measure(bootstrap: str, size: dict[str, int]) -> dict[str, Any]:
         "latency_ms_at_offered": {
             "offered_per_s": paced.offered_per_s,
             # the first 5 s: Tansu's fetch time grows with the partition (see the report)
-            **live.percentiles(paced.latency_ms[:EARLY]),
-            "floor": live.percentiles(floor[:EARLY]),
+            "seconds": min(size["live_s"], EARLY_S),
+            **live.percentiles(paced.latency_ms[:early]),
+            "floor": live.percentiles(paced.floor_ms[:early]),
             "whole_run": {
                 "seconds": size["live_s"],
                 "inference": live.percentiles(paced.latency_ms),
-                "floor": live.percentiles(floor),
+                "floor": live.percentiles(paced.floor_ms),
             },
         },
         "hot_load_ms": {**live.percentiles(paced.hot_load_ms), "versions": len(paced.hot_load_ms)},
@@ -118,16 +135,28 @@ def measure(bootstrap: str, size: dict[str, int]) -> dict[str, Any]:
         },
         "learning": learning,
         "curves": curves,
+        "seconds": seconds,
         "raw": {
             "latency_ms": paced.latency_ms,
-            "floor_ms": floor,
+            "floor_ms": paced.floor_ms,
             "hot_load_ms": paced.hot_load_ms,
             "freshness_s": fresh.freshness_s,
             "freshness_seed_sampling_s": seed.freshness_s,
         },
     }
-    figures["profiles"] = profiles(settings, figures, size["profile"])
+    figures["budget_us"] = timed(
+        "per-record budget", lambda: {"inference": budget.inference(), "joiner": budget.joiner()}
+    )
+    figures["profiles"] = timed("profiles", profiles, settings, figures, size["profile"])
     return figures
+
+
+def _batched(settings: KafkaSettings, n: int) -> Rate:
+    return inference.batched(settings, *inference.prepare(settings, n), n)
+
+
+def _naive(settings: KafkaSettings, n: int) -> float:
+    return inference.naive(settings, *inference.prepare(settings, n), n)
 
 
 def rss_summary(samples: list[float]) -> dict[str, float | None]:
@@ -138,8 +167,10 @@ def rss_summary(samples: list[float]) -> dict[str, float | None]:
 
 
 def profiles(settings: KafkaSettings, f: dict[str, Any], n: int) -> dict[str, Any]:
-    """CProfile top entries of each component that missed its throughput goal."""
-    out = {}
+    """CProfile top entries of each component that missed its throughput goal (n records)."""
+    out: dict[str, Any] = {}
+    if n == 0:
+        return out
     if f["inference_obs_per_s"] < 30_000:
         profile = profiling.new()
         source, sink = inference.prepare(settings, n)

@@ -19,7 +19,7 @@ from queen.features import extract_features
 from queen.gate import SimulationGate
 from queen.model import initial_model
 from queen.rules import RULES_V1
-from queen.world import World, WorldConfig
+from queen.world import TICK_SECONDS, World, WorldConfig
 from runtime.dead_letter import DeadLetterPublisher
 from runtime.kafka import make_admin, make_consumer, make_producer, make_transactional_producer
 from runtime.loop import LoopConfig, ServiceLoop
@@ -31,7 +31,7 @@ from schemas.enums import DecisionStatus
 from schemas.records import Decision, Reward
 from tests.samples import decision, reward
 from trainer.buffer.buffer import Batch
-from trainer.curves import Evaluator, figures, run_continuous, run_coupled
+from trainer.curves import Evaluator, figures, first_tick_at, run_continuous, run_coupled
 from trainer.learner import Learner
 from trainer.settings import ContinuousTrainingConfig
 
@@ -126,12 +126,21 @@ def trainer_step_ms(batch_size: int, repeats: int = 50) -> float:
     return statistics.median(times)
 
 
-def learning(ticks: int, switch: int | None) -> tuple[dict[str, object], dict[str, list[float]]]:
-    """The learning race of trainer.curves: figures and curves."""
-    config = WorldConfig(64, 0, switch)
+def learning(ticks: int, coupled_cap: int) -> tuple[dict[str, object], dict[str, list[float]]]:
+    """The learning race of trainer.curves: figures and curves.
+
+    The continuous loop runs `ticks`. The seed's coupled loop runs long enough to decide the
+    10× goal when it can: 10× the continuous loop's time to 80% of the gap (plus the 5 ticks a
+    level must hold), at most `coupled_cap` ticks, at least `ticks`. A coupled loop that has not
+    reached 80% by then is at least 10× slower, measured, not extrapolated.
+    """
+    config = WorldConfig(64, 0, None)
     evaluator = Evaluator(config)
     continuous = run_continuous(config, ticks, ContinuousTrainingConfig(), evaluator)
-    coupled = run_coupled(config, ticks, 0.001, evaluator)
+    reached = first_tick_at(continuous.share, 0.8)
+    needed = ticks if reached is None else 10 * (reached + 1) + 5
+    coupled_ticks = max(ticks, min(needed, coupled_cap))
+    coupled = run_coupled(config, coupled_ticks, 0.001, evaluator)
     curves = {
         "continuous_share": continuous.share,
         "coupled_share": coupled.share,
@@ -141,4 +150,7 @@ def learning(ticks: int, switch: int | None) -> tuple[dict[str, object], dict[st
         "oracle": [0.0] * ticks,
         "gate_agreement": continuous.agreement,
     }
-    return figures(curves, switch), curves
+    out = figures(curves, None)
+    out["run_game_minutes"] = ticks * TICK_SECONDS / 60
+    out["coupled_run_game_minutes"] = coupled_ticks * TICK_SECONDS / 60
+    return out, curves

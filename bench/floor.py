@@ -3,15 +3,16 @@
     python -m bench.floor BOOTSTRAP TOPIC COUNT OUT.json
 
 Reads TOPIC (every partition, no group); says "ready" on the warm-up observation (seq < 1000),
-then reads until COUNT paced observations (seq >= 1000) have arrived, none for 3 s, or 120 s
-passed, and writes, for each, milliseconds from its emitted_at to its arrival here. The same
-producer, broker and client settings as inference's input, without the service: what is left
-of inference's latency above this is inference's own.
+then reads until COUNT paced observations (seq >= 1000) have arrived, none for 3 s after the
+first, or 120 s passed, and writes, for each, milliseconds from its emitted_at to its arrival
+here. The same producer, broker, topic and moment as inference's input (bench.live runs it
+beside the service), without the service: what is left above this is inference's own latency.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -28,7 +29,10 @@ def main(argv: list[str]) -> int:
     """Consume and write the latencies."""
     bootstrap, topic, count, out = argv[0], argv[1], int(argv[2]), argv[3]
     codec = AvroSingleObjectCodec.default()
-    consumer = make_reader(KafkaSettings(bootstrap))
+    # the service's client settings, KAFKA_* overrides included
+    consumer = make_reader(
+        KafkaSettings.from_env({**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap})
+    )
     assign_from_beginning(consumer, topic)
     latencies: list[float] = []
     deadline = last = time.monotonic() + 120
@@ -37,10 +41,10 @@ def main(argv: list[str]) -> int:
         if message is None or message.error() is not None:
             continue
         arrived = time.time_ns() // 1000
-        last = time.monotonic()
         obs = codec.decode(message.value() or b"", Observation)
         if obs.seq >= 1000:
             latencies.append((arrived - obs.emitted_at) / 1000)
+            last = time.monotonic()  # idle is counted from the first paced observation on
         else:  # the warm-up observation: connected and fetching, as inference is when ready
             print("ready", flush=True)
     consumer.close()

@@ -30,7 +30,7 @@ from queen.weights import sha256_hex, to_safetensors
 from runtime.broker import free_port
 from runtime.kafka import make_admin, make_producer
 from runtime.settings import KafkaSettings
-from runtime.topics import TopicSpec, ensure_topics, topic_specs
+from runtime.topics import ensure_topics, topic_specs
 from runtime.view import scrape
 from schemas.codec import AvroSingleObjectCodec
 from schemas.records import Decision, ModelVersion
@@ -49,6 +49,7 @@ class LiveResult:
     latency_ms: list[float]  # in the order the observations were offered
     hot_load_ms: list[float]
     rss_mb: list[float]
+    floor_ms: list[float]  # the same observations, read at the same time by a bare consumer
 
 
 def rss_mb(pid: int) -> float:
@@ -97,27 +98,35 @@ def run(bootstrap: str, seconds: float, rate: float = 2000.0, every: float = 0.5
     )
     producer = make_producer(settings, **{"linger.ms": 1})
     rss: list[float] = []
-    try:
-        _wait_ready(port, producer, settings)
-        version = 0
+    with (
+        tempfile.TemporaryDirectory() as work,
+        _Floor(settings, int(seconds * rate), Path(work)) as floor,
+    ):
+        try:
+            _wait_ready(port, producer, settings)
+            floor.wait_ready()
+            version = 0
 
-        def publish_version() -> None:
-            nonlocal version
-            version += 1
-            producer.produce(
-                settings.topic("model-versions"), CODEC.encode(version_record(version)), b"queen"
+            def publish_version() -> None:
+                nonlocal version
+                version += 1
+                producer.produce(
+                    settings.topic("model-versions"),
+                    CODEC.encode(version_record(version)),
+                    b"queen",
+                )
+                rss.append(rss_mb(service.pid))
+
+            sent = offer(
+                producer, settings.topic("observations"), seconds, rate, every, publish_version
             )
-            rss.append(rss_mb(service.pid))
-
-        sent = offer(
-            producer, settings.topic("observations"), seconds, rate, every, publish_version
-        )
-        reader = TopicReader(settings, settings.topic("decisions"), 4)
-        messages = reader.until(sent, timeout=120)
-        reader.close()
-    finally:
-        service.terminate()
-        service.wait(30)
+            reader = TopicReader(settings, settings.topic("decisions"), 4)
+            messages = reader.until(sent, timeout=120)
+            reader.close()
+        finally:
+            service.terminate()
+            service.wait(30)
+        floor_ms = floor.latencies()
     decisions = [CODEC.decode(m.value(), Decision) for m in messages]
     paced = sorted(  # in the order offered: not the warm-up observation
         (d for d in decisions if d.seq >= 1_000), key=lambda d: d.observation_emitted_at
@@ -131,7 +140,7 @@ def run(bootstrap: str, seconds: float, rate: float = 2000.0, every: float = 0.5
         for v, created_at in _versions(settings).items()
         if v in first_served
     ]
-    return LiveResult(sent / seconds, len(decisions), latency, hot, rss)
+    return LiveResult(sent / seconds, len(decisions), latency, hot, rss, floor_ms)
 
 
 def offer(
@@ -164,29 +173,40 @@ def offer(
     return sent
 
 
-def floor(bootstrap: str, seconds: float, rate: float = 2000.0) -> list[float]:
-    """The same paced load read by a bare consumer process (bench.floor): the broker's share."""
-    settings = KafkaSettings(bootstrap, f"floor-{uuid.uuid4().hex[:8]}.", 4)
-    topic = settings.topic("observations")
-    ensure_topics(make_admin(settings), [TopicSpec(topic, 4)])
-    with tempfile.TemporaryDirectory() as work:
-        out = Path(work) / "latency.json"
-        expected = int(seconds * rate)
-        reader = subprocess.Popen(
-            [sys.executable, "-m", "bench.floor", bootstrap, topic, str(expected), str(out)],
+class _Floor:
+    """A bare consumer process (bench.floor) reading the observations inference reads.
+
+    Same producer, broker, topic and moment as inference's input, without the service: what
+    is left of inference's latency above this is inference's own.
+    """
+
+    def __init__(self, settings: KafkaSettings, expected: int, work: Path) -> None:
+        self.out = work / "floor.json"
+        topic, bootstrap = settings.topic("observations"), settings.bootstrap_servers
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.floor", bootstrap, topic, str(expected), str(self.out)],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
-        producer = make_producer(settings, **{"linger.ms": 1})
-        producer.produce(topic, CODEC.encode(observation(0, 0)), b"t-0000")  # warm-up
-        producer.flush(10)
-        try:
-            assert reader.stdout is not None and reader.stdout.readline().strip() == b"ready"
-            offer(producer, topic, seconds, rate)
-            reader.wait(150)
-        finally:
-            reader.kill()
-        return list(json.loads(out.read_text())) if out.exists() else []
+
+    def __enter__(self) -> _Floor:
+        return self
+
+    def wait_ready(self) -> None:
+        """Until it has read the warm-up observation (it answers "ready", or the run fails)."""
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != b"ready":
+            raise RuntimeError("the latency floor's consumer did not start")
+
+    def latencies(self) -> list[float]:
+        """Milliseconds from emitted_at to arrival, once it has stopped reading."""
+        self.process.wait(150)
+        return list(json.loads(self.out.read_text())) if self.out.exists() else []
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 def _versions(settings: KafkaSettings) -> dict[int, int]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,13 @@ from tests.e2e.harness import LoopHarness
 
 CODEC = AvroSingleObjectCodec.default()
 SERVICES = ("trainer", "joiner", "inference", "game")
-SPEED = 15.0  # game seconds per wall second: a tick (15 game seconds) per wall second
-TERRITORIES = 8
+# The game ticks every territory at once, so "the first decision served" waits for the next
+# tick. In the real game 64 territories on their own 15 s timers decide every 0.23 s on average:
+# at speed 60 the game ticks every 0.25 s, and 2 territories give 8 experiences a second, about
+# twice the real game's rate. (At speed 15 the 1 s tick alone quantized freshness to 1 or 2 s.)
+SPEED = 60.0  # game seconds per wall second
+TERRITORIES = 2
+TAIL_S = 3.0  # the loop runs on this long after the window, for its last rewards to be served
 
 
 @dataclass
@@ -47,53 +53,74 @@ class LoopResult:
 def run(
     bootstrap: str,
     seconds: float,
-    fresh_share: float,
+    fresh_shares: Sequence[float],
     speed: float = SPEED,
     territories: int = TERRITORIES,
     every: float = 0.5,
-) -> LoopResult:
-    """Run the loop for `seconds` with the trainer's fresh_share; measure.
+) -> list[LoopResult]:
+    """Run one loop per trainer fresh_share, side by side, for `seconds`; measure each.
 
-    At speed 15 a game tick (15 game seconds) lasts one wall second, the training interval, so
-    decisions come every second as they would with many territories on staggered timers; with
-    every territory ticking together at speed 1, "the first decision served" would wait for the
-    next tick, up to 15 s, whatever the trainer does.
+    The loops share the machine and the broker at the same moment, so each is the other's
+    baseline under the same noise. SPEED and TERRITORIES (above) say why the game runs fast.
     """
-    result = LoopResult(fresh_share, seconds, rss_mb={name: [] for name in SERVICES})
+    results = [
+        LoopResult(share, seconds, rss_mb={n: [] for n in SERVICES}) for share in fresh_shares
+    ]
     with tempfile.TemporaryDirectory() as work:
-        loop = LoopHarness(bootstrap, Path(work), territories=territories)
-        env = {
-            "QUEEN_GAME_SPEED": str(speed),
-            "QUEEN_TRAINER_FRESH_SHARE": str(fresh_share),
-        }
-        try:
+        loops = []
+        for i, share in enumerate(fresh_shares):
+            (Path(work) / str(i)).mkdir()
+            loops.append(LoopHarness(bootstrap, Path(work) / str(i), territories=territories))
+            env = {"QUEEN_GAME_SPEED": str(speed), "QUEEN_TRAINER_FRESH_SHARE": str(share)}
             for name in SERVICES:
-                loop.start(name, **env)
+                loops[-1].start(name, **env)
+        try:
+            for loop in loops:
+                _wait_first_version(loop)
+            window = (time.time_ns() // 1000, time.time_ns() // 1000 + int(seconds * 1e6))
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline:
                 time.sleep(every)  # a sampling period, not a synchronisation
-                for name, process in loop.processes.items():
-                    result.rss_mb[name].append(rss_mb(process.pid))
-                utilization = _metric(loop, "queen_trainer_utilization")
-                if utilization is not None:
-                    result.utilization.append(utilization)
-            steps = _metric(loop, "queen_trainer_step_seconds_count") or 0.0
-            total = _metric(loop, "queen_trainer_step_seconds_sum") or 0.0
-            result.step_ms = 1000 * total / steps if steps else None
+                for loop, result in zip(loops, results, strict=True):
+                    _sample(loop, result)
+            time.sleep(TAIL_S)  # the window's last rewards get their chance to be served
+            for loop, result in zip(loops, results, strict=True):
+                steps = _metric(loop, "queen_trainer_step_seconds_count") or 0.0
+                total = _metric(loop, "queen_trainer_step_seconds_sum") or 0.0
+                result.step_ms = 1000 * total / steps if steps else None
         finally:
-            loop.stop_all()
-        versions = [CODEC.decode(m.value(), ModelVersion) for m in _read(loop, "model-versions")]
-        decisions = [CODEC.decode(m.value(), Decision) for m in _read(loop, "decisions")]
-    result.versions = len(versions)
-    result.freshness_s = freshness(versions, decisions)
-    return result
+            for loop in loops:
+                loop.stop_all()
+        for loop, result in zip(loops, results, strict=True):
+            versions = [
+                CODEC.decode(m.value(), ModelVersion) for m in _read(loop, "model-versions")
+            ]
+            decisions = [CODEC.decode(m.value(), Decision) for m in _read(loop, "decisions")]
+            result.versions = len(versions)
+            result.freshness_s = freshness(versions, decisions, window)
+    return results
 
 
-def freshness(versions: list[ModelVersion], decisions: list[Decision]) -> list[float]:
+def _sample(loop: LoopHarness, result: LoopResult) -> None:
+    """Every service's RSS and the trainer's utilization, now."""
+    for name, process in loop.processes.items():
+        result.rss_mb[name].append(rss_mb(process.pid))
+    utilization = _metric(loop, "queen_trainer_utilization")
+    if utilization is not None:
+        result.utilization.append(utilization)
+
+
+def freshness(
+    versions: list[ModelVersion],
+    decisions: list[Decision],
+    window: tuple[int, int] = (0, 2**63),
+) -> list[float]:
     """Seconds from each reward to the first decision made with the version that first used it.
 
     A version's training is in every later version, so the first decision made with version v
-    *or later* serves it. Rewards whose version never served a decision are left out.
+    *or later* serves it. Only rewards emitted within `window` (µs, [start, end)) count: the
+    backlog of the start-up is not the loop's freshness. Rewards whose version never served a
+    decision are left out.
     """
     # first_served[v] = earliest decided_at among decisions made with a version >= v
     by_version: dict[int, int] = {}
@@ -116,8 +143,25 @@ def freshness(versions: list[ModelVersion], decisions: list[Decision]) -> list[f
         if at == len(numbers):
             continue  # never served before the run ended
         served = earliest_from[at]
-        out += [(served - t) / 1e6 for t in version.training.first_use_reward_emitted_at]
+        out += [
+            (served - t) / 1e6
+            for t in version.training.first_use_reward_emitted_at
+            if window[0] <= t < window[1]
+        ]
     return out
+
+
+def _wait_first_version(loop: LoopHarness, limit: float = 120.0) -> None:
+    """Until the trainer has published a version: the loop is warm, the measuring starts.
+
+    Processes starting, the group joining and the buffer's first batch filling are the loop's
+    start-up, not its freshness (the bench's quick run would otherwise measure little else).
+    """
+    deadline = time.monotonic() + limit
+    while not _metric(loop, "queen_trainer_versions_published_total"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the trainer published no version in {limit:g} s")
+        time.sleep(0.2)
 
 
 def _metric(loop: LoopHarness, sample: str) -> float | None:

@@ -20,6 +20,8 @@ def rows(f: dict[str, Any]) -> list[Row]:
     worst = max(growth, key=lambda n: growth[n] if growth[n] is not None else -1e9)
     c80, s80 = cont["game_minutes_to_80pct"], coup["game_minutes_to_80pct"]
     c50, s50 = cont["game_minutes_to_50pct"], coup["game_minutes_to_50pct"]
+    coupled_run = learn.get("coupled_run_game_minutes", learn["run_game_minutes"])
+    ratio = _ratio(c80, s80, coupled_run)
     return [
         (
             "inference throughput, one process",
@@ -34,10 +36,11 @@ def rows(f: dict[str, Any]) -> list[Row]:
             f["batched_over_naive"] >= 5,
         ),
         (
-            f"obs → decision latency at {lat['offered_per_s']:,.0f} obs/s offered (first 5 s)",
+            f"obs → decision latency at {lat['offered_per_s']:,.0f} obs/s offered (first "
+            f"{lat['seconds']:g} s)",
             f"p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms; a bare consumer of the same "
-            f"load (the broker's share): p50 {_fmt(lat['floor']['p50'], '.1f')} ms, p99 "
-            f"{_fmt(lat['floor']['p99'], '.1f')} ms",
+            f"load at the same time (the broker's share): p50 {_fmt(lat['floor']['p50'], '.1f')}"
+            f" ms, p99 {_fmt(lat['floor']['p99'], '.1f')} ms{_own_share(lat)}",
             "p99 ≤ 25 ms",
             lat["p99"] <= 25,
         ),
@@ -81,18 +84,63 @@ def rows(f: dict[str, Any]) -> list[Row]:
         ),
         (
             "game minutes to 80% (50%) of the oracle−random gap",
-            f"continuous {_fmt(c80, '.1f')} ({_fmt(c50, '.1f')}); "
-            f"seed's coupled loop {_fmt(s80, '.1f')} ({_fmt(s50, '.1f')})",
+            f"continuous {_fmt(c80, '.1f')} ({_fmt(c50, '.1f')}) in a "
+            f"{learn['run_game_minutes']:.0f}-minute run; seed's coupled loop "
+            f"{_fmt(s80, '.1f')} ({_fmt(s50, '.1f')}) in {coupled_run:.0f} minutes, holding "
+            f"{coup['share_of_gap_before_switch']:.2f} of the gap at the end"
+            + ("" if ratio is None else f": {ratio}"),
             "continuous ≥ 10× faster",
-            _ten_times_faster(c80, s80, learn["run_game_minutes"]),
+            _ten_times_faster(c80, s80, coupled_run),
         ),
     ]
 
 
+def _budget(budget: dict[str, dict[str, float]]) -> list[str]:
+    """Microseconds per record by step, without a broker, and the ceiling they leave."""
+    names = list(budget)
+    lines = [
+        "",
+        "## Where one record's time goes, without a broker (µs per record, best of 5)",
+        "",
+        "| step | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for step in next(iter(budget.values())):
+        lines.append(f"| {step} | " + " | ".join(f"{budget[n][step]:.1f}" for n in names) + " |")
+    totals = {n: sum(budget[n].values()) for n in names}
+    lines.append("| sum | " + " | ".join(f"{totals[n]:.1f}" for n in names) + " |")
+    lines.append(
+        "| ceiling of one process before any Kafka work | "
+        + " | ".join(f"{1e6 / totals[n]:,.0f}/s" for n in names)
+        + " |"
+    )
+    return lines
+
+
+def _own_share(lat: dict[str, Any]) -> str:
+    """Inference's own share of the latency: what it adds above the bare consumer."""
+    floor = lat["floor"]
+    if floor["p50"] is None or floor["p99"] is None:
+        return ""
+    return (
+        f"; inference's own share: p50 {lat['p50'] - floor['p50']:+.1f} ms, "
+        f"p99 {lat['p99'] - floor['p99']:+.1f} ms"
+    )
+
+
+def _ratio(cont: float | None, coupled: float | None, run: float) -> str | None:
+    """How many times faster the continuous loop reached 80%, or the bound the run gives."""
+    if cont is None:
+        return None
+    if coupled is None:
+        return f"≥ {run / cont:.1f}× faster"
+    return f"{coupled / cont:.1f}× faster"
+
+
 def _ten_times_faster(cont: float | None, coupled: float | None, run: float) -> bool | None:
     """Met, missed, or None when the coupled loop never got there and the run was too short."""
-    if cont is None:
-        return False
+    if cont is None:  # missed only when the coupled loop got there and this one did not
+        return False if coupled is not None else None
     if coupled is None:  # it takes longer than the run: the ratio is at least run / cont
         return True if run / cont >= 10 else None
     return coupled / cont >= 10
@@ -118,13 +166,16 @@ def render(figures: dict[str, Any], meta: dict[str, Any]) -> str:
         "Busy: the loop thread's CPU time over its wall time; the rest it waited for the "
         "broker's fetches. A loop below ~90% busy is held back by the broker, not by its code.",
         f"Freshness ran the whole loop (game at speed {fresh['game_speed']:g}, "
-        f"{fresh['territories']} territories: a tick per wall second) twice in this invocation: "
-        f"with the trainer's default fresh_share {fresh['fresh_share']:g} and with 0 (the seed's "
-        "pure sampling).",
+        f"{fresh['territories']} territories: a tick every {15 / fresh['game_speed']:g} s) "
+        "twice, side by side on "
+        f"the same broker: with the trainer's default fresh_share {fresh['fresh_share']:g} and "
+        "with 0 (the seed's pure sampling). Both count the rewards emitted from the trainer's "
+        "first version on (the start-up backlog is not the loop's freshness).",
     ]
-    whole = figures["latency_ms_at_offered"]["whole_run"]
+    lat = figures["latency_ms_at_offered"]
+    whole = lat["whole_run"]
     lines.append(
-        "Latency is read over the first 5 s (10,000 observations). Tansu's memory storage takes "
+        f"Latency is read over the first {lat['seconds']:g} s. Tansu's memory storage takes "
         "longer to answer a fetch as a partition grows: over the whole "
         f"{whole['seconds']} s run a bare consumer saw p50 {_fmt(whole['floor']['p50'], '.1f')} "
         f"ms, p99 {_fmt(whole['floor']['p99'], '.1f')} ms and inference p50 "
@@ -132,6 +183,9 @@ def render(figures: dict[str, Any], meta: dict[str, Any]) -> str:
         f"{_fmt(whole['inference']['p99'], '.1f')} ms: the broker's growth, which a Kafka "
         "broker (an offset index per segment) does not have."
     )
+    if figures.get("seconds"):
+        parts = ", ".join(f"{name} {t:.0f} s" for name, t in figures["seconds"].items())
+        lines.append(f"Wall time of each part of this run: {parts}.")
     learn = figures["learning"]["continuous"]
     if learn["game_minutes_to_80pct"] is None:
         lines.append(
@@ -139,6 +193,8 @@ def render(figures: dict[str, Any], meta: dict[str, Any]) -> str:
             f"(share over its last 20 ticks: {learn['share_of_gap_before_switch']:.2f}); "
             "see docs/learning.md."
         )
+    if figures.get("budget_us"):
+        lines += _budget(figures["budget_us"])
     for name, entries in figures.get("profiles", {}).items():
         lines += ["", f"## Where the time goes: {name} (cProfile, own time, top entries)", ""]
         lines += ["| own time | calls | function |", "|---|---|---|"]

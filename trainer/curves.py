@@ -173,12 +173,15 @@ def _minutes(tick: int | None, minute: float) -> float | None:
 
 
 def figures(curves: dict[str, list[float]], switch: int | None) -> dict[str, object]:
-    """Share of the gap reached, game minutes to 80% of it, recovery after patch day."""
-    end = switch if switch is not None else len(curves["continuous_share"])
+    """Share of the gap reached, game minutes to 80% of it, recovery after patch day.
+
+    Without a switch each curve is read to its own end (the runs may differ in length).
+    """
     minute = TICK_SECONDS / 60
     out: dict[str, object] = {}
     for name in ("continuous", "coupled"):
         share = curves[f"{name}_share"]
+        end = switch if switch is not None else len(share)
         entry: dict[str, float | None] = {
             "share_of_gap_before_switch": float(np.mean(share[max(0, end - 20) : end])),
             "realized_reward_last_20_ticks": float(np.mean(curves[name][max(0, end - 20) : end])),
@@ -195,6 +198,7 @@ def figures(curves: dict[str, list[float]], switch: int | None) -> dict[str, obj
                 )
             entry["share_at_end"] = float(np.mean(share[-20:]))
         out[name] = entry
+    end = switch if switch is not None else len(curves["random"])
     out["realized_reward_random"] = float(np.mean(curves["random"][:end]))
     out["realized_reward_oracle"] = float(np.mean(curves["oracle"][:end]))
     if switch is not None:

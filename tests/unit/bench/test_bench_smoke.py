@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from bench import components, live, loop, plots, report
+from bench import budget, components, live, loop, plots, report
 from bench.__main__ import machine, rss_summary
 from schemas.records import TrainingSummary
 from tests import samples
@@ -17,6 +17,7 @@ def figures(**changes):
         "batched_over_naive": 6.0,
         "latency_ms_at_offered": {
             "offered_per_s": 2000.0,
+            "seconds": 5,
             "p50": 3.0,
             "p99": 30.0,
             "floor": {"p50": 2.0, "p99": 20.0},
@@ -55,8 +56,17 @@ def figures(**changes):
                 "game_minutes_to_80pct": 5.0,
                 "share_of_gap_before_switch": 0.8,
             },
-            "coupled": {"game_minutes_to_50pct": None, "game_minutes_to_80pct": None},
-            "run_game_minutes": 150.0,
+            "coupled": {
+                "game_minutes_to_50pct": None,
+                "game_minutes_to_80pct": None,
+                "share_of_gap_before_switch": 0.3,
+            },
+            "run_game_minutes": 20.0,
+            "coupled_run_game_minutes": 150.0,
+        },
+        "budget_us": {
+            "inference": {"decode": 10.0, "handle": 5.0, "encode": 10.0},
+            "joiner": {"decode": 10.0, "handle": 2.0, "encode": 8.0},
         },
         "profiles": {
             "inference": [{"function": "codec.py:1(encode)", "own_share": 0.2, "calls": 5}]
@@ -72,16 +82,19 @@ def test_the_report_puts_each_figure_beside_its_goal_and_says_misses_plainly():
     row = "| inference throughput, one process | 12,000 obs/s (loop thread busy 97%) |"
     assert row + " ≥ 30,000 obs/s | **no** |" in text
     assert "≥ 5× | yes |" in text and "p99 ≤ 25 ms | **no** |" in text
+    assert "inference's own share: p50 +1.0 ms, p99 +10.0 ms" in text
     assert "p50 ≤ 2 s at the default interval | yes |" in text
     assert "growth < 10% | **no** |" in text, "the worst service decides"
-    assert "continuous ≥ 10× faster | yes |" in text, "150 game minutes without coupled: ≥ 30×"
+    assert "coupled loop not reached (not reached) in 150 minutes, holding 0.30" in text
+    assert "≥ 30.0× faster | continuous ≥ 10× faster | yes |" in text, "150 min, coupled not there"
     assert "| 20.0% | 5 | `codec.py:1(encode)` |" in text
+    assert "| sum | 25.0 | 20.0 |" in text and "| 40,000/s | 50,000/s |" in text
     assert f"{meta['machine']['cores']} cores" in text
 
 
 def test_the_learning_verdict_is_unknown_when_the_run_is_too_short_to_tell():
     learning = figures()["learning"]
-    learning["run_game_minutes"] = 40.0  # coupled did not get there in 8× the continuous time
+    learning["coupled_run_game_minutes"] = 40.0  # coupled not there in 8× the continuous time
     verdicts = {row[0]: row[3] for row in report.rows(figures(learning=learning))}
     assert verdicts["game minutes to 80% (50%) of the oracle−random gap"] is None
 
@@ -101,6 +114,8 @@ def test_freshness_ends_at_the_first_decision_with_that_version_or_a_later_one()
     # v1 was first served at 6 s, but v2 (which includes v1's training) already at 5 s;
     # v3 never served a decision before the run ended.
     assert loop.freshness(versions, decisions) == [4.0, 3.0, 2.0]
+    # only the rewards emitted within the measured window count (start-up backlog is not)
+    assert loop.freshness(versions, decisions, (2_000_000, 4_000_000)) == [3.0, 2.0]
 
 
 def test_rss_growth_is_measured_after_warm_up_and_plots_are_written(tmp_path):
@@ -111,6 +126,12 @@ def test_rss_growth_is_measured_after_warm_up_and_plots_are_written(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     curves = {"continuous_share": [0.1, 0.5, 0.8], "coupled_share": [0.1, 0.2, 0.3]}
     assert plots.learning(tmp_path / "l.png", curves).stat().st_size > 1000
+
+
+def test_the_budget_times_each_step_of_both_services():
+    for measured in (budget.inference(64, repeats=1), budget.joiner(32, repeats=1)):
+        assert set(measured) == {"decode", "handle", "encode"}
+        assert all(us > 0 for us in measured.values())
 
 
 def test_percentiles_and_a_tiny_trainer_step():
