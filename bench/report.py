@@ -88,7 +88,11 @@ def rows(f: dict[str, Any]) -> list[Row]:
             f"{learn['run_game_minutes']:.0f}-minute run; seed's coupled loop "
             f"{_fmt(s80, '.1f')} ({_fmt(s50, '.1f')}) in {coupled_run:.0f} minutes, holding "
             f"{coup['share_of_gap_before_switch']:.2f} of the gap at the end"
-            + ("" if ratio is None else f": {ratio}"),
+            + "".join(
+                f"; {label}: {r}"
+                for label, r in (("80%", ratio), ("50%", _ratio(c50, s50, coupled_run)))
+                if r is not None
+            ),
             "continuous ≥ 10× faster",
             _ten_times_faster(c80, s80, coupled_run),
         ),

@@ -24,7 +24,16 @@ from schemas.checks import (
     length,
     non_negative,
 )
-from schemas.enums import DecisionStatus, GateDecision, RewardSource, SpawnType
+from schemas.enums import (
+    DECISION_STATUSES,
+    GATE_DECISIONS,
+    REWARD_SOURCES,
+    SPAWN_TYPES,
+    DecisionStatus,
+    GateDecision,
+    RewardSource,
+    SpawnType,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,12 +159,12 @@ class Action:
 
     def to_avro(self) -> dict[str, Any]:
         """Return the fastavro dict of this record."""
-        return {"spawn_chunk": self.spawn_chunk, "spawn_type": self.spawn_type.value}
+        return {"spawn_chunk": self.spawn_chunk, "spawn_type": self.spawn_type}
 
     @classmethod
     def from_avro(cls, d: Mapping[str, Any]) -> Action:
         """Build the record from a fastavro dict."""
-        return cls(d["spawn_chunk"], SpawnType(d["spawn_type"]))
+        return cls(d["spawn_chunk"], SPAWN_TYPES[d["spawn_type"]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +241,7 @@ class Decision:
             "action": self.action.to_avro(),
             "action_probability": self.action_probability,
             "confidence": self.confidence,
-            "gate_decision": self.gate_decision.value,
+            "gate_decision": self.gate_decision,
             "expected_reward": self.expected_reward,
             "gate_version": self.gate_version,
         }
@@ -254,7 +263,7 @@ class Decision:
             Action.from_avro(d["action"]),
             d["action_probability"],
             d["confidence"],
-            GateDecision(d["gate_decision"]),
+            GATE_DECISIONS[d["gate_decision"]],
             d["expected_reward"],
             d["gate_version"],
         )
@@ -296,7 +305,7 @@ class Reward:
             "reward": self.reward,
             "components": dict(self.components),
             "decision_id": self.decision_id,
-            "decision_status": self.decision_status.value,
+            "decision_status": self.decision_status,
         }
 
     @classmethod
@@ -311,7 +320,7 @@ class Reward:
             d["reward"],
             dict(d["components"]),
             d["decision_id"],
-            DecisionStatus(d["decision_status"]),
+            DECISION_STATUSES[d["decision_status"]],
         )
 
 
@@ -345,8 +354,8 @@ class Experience:
             "decision": self.decision.to_avro(),
             "reward": self.reward,
             "reward_components": dict(self.reward_components),
-            "reward_source": self.reward_source.value,
-            "decision_status": self.decision_status.value,
+            "reward_source": self.reward_source,
+            "decision_status": self.decision_status,
             "reward_emitted_at": self.reward_emitted_at,
             "joined_at": self.joined_at,
             "join_latency_ms": self.join_latency_ms,
@@ -359,8 +368,8 @@ class Experience:
             Decision.from_avro(d["decision"]),
             d["reward"],
             dict(d["reward_components"]),
-            RewardSource(d["reward_source"]),
-            DecisionStatus(d["decision_status"]),
+            REWARD_SOURCES[d["reward_source"]],
+            DECISION_STATUSES[d["decision_status"]],
             d["reward_emitted_at"],
             d["joined_at"],
             d["join_latency_ms"],

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from schemas.checks import SHA256, each_non_negative, fail, finite, in_range, non_negative
-from schemas.enums import ErrorKind
+from schemas.enums import ERROR_KINDS, ErrorKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +144,7 @@ class DeadLetter:
             "offset": self.offset,
             "key": self.key,
             "value": self.value,
-            "error_kind": self.error_kind.value,
+            "error_kind": self.error_kind,
             "message": self.message,
             "service": self.service,
             "failed_at": self.failed_at,
@@ -159,7 +159,7 @@ class DeadLetter:
             d["offset"],
             d["key"],
             d["value"],
-            ErrorKind(d["error_kind"]),
+            ERROR_KINDS[d["error_kind"]],
             d["message"],
             d["service"],
             d["failed_at"],
