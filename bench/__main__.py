@@ -195,7 +195,7 @@ def draw(figures: dict[str, Any], out: Path, stem: str) -> list[str]:
     files = [
         plots.cdf(
             out / f"{stem}-latency.png",
-            "Observation → decision latency at 2,000 obs/s offered",
+            "Observation → decision latency at 2,000 obs/s offered (the whole run)",
             "milliseconds",
             {"inference": raw["latency_ms"], "bare consumer (floor)": raw["floor_ms"]},
             goal=25,
