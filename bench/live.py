@@ -4,7 +4,8 @@ A paced producer offers observations at `rate` per second, stamping `emitted_at`
 service, as a process) stamps `decided_at` into each decision, so latency comes from the
 services' own timestamps. Meanwhile model versions are published every `every` seconds; hot-load
 latency is a version's `created_at` to the first decision served with it. RSS is sampled from
-/proc while it runs.
+/proc while it runs. Beside the service, a bare consumer process (bench.floor) reads the same
+observations at the same moment: its latency is the broker's share of inference's.
 """
 
 from __future__ import annotations
