@@ -17,6 +17,7 @@ Standard library only.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -31,17 +32,28 @@ class Unsupported(ValueError):
     """The schema uses a type this writer does not compile."""
 
 
+_ONE_BYTE = [bytes((z,)) for z in range(0x80)]
+
+
+@functools.lru_cache(maxsize=4096)
+def _wide(z: int) -> bytes:
+    """Varint of a zig-zagged value of two bytes or more, remembered.
+
+    Timestamps are most of them, and repeat: every decision of a batch has the batch's
+    decided_at, every observation of a tick the tick's event_time and emitted_at.
+    """
+    out = bytearray()
+    while z > 0x7F:
+        out.append((z & 0x7F) | 0x80)
+        z >>= 7
+    out.append(z)
+    return bytes(out)
+
+
 def _varint(n: int) -> bytes:
     """Zig-zag varint of a value already known to fit 64 bits."""
-    n = (n << 1) ^ (n >> 63)
-    if n < 0x80:
-        return bytes((n,))
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
+    z = (n << 1) ^ (n >> 63)
+    return _ONE_BYTE[z] if z < 0x80 else _wide(z)
 
 
 def _long(n: int) -> bytes:
