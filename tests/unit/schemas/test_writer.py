@@ -64,3 +64,33 @@ def test_types_it_does_not_know_are_left_to_fastavro():
     with pytest.raises(Unsupported):
         union = {"name": "u", "type": ["string", "long", "null"]}
         compile_writer({"type": "record", "name": "Y", "fields": [union]})
+
+
+@dataclasses.dataclass(frozen=True)
+class _Flag:
+    """A record of a type the writer does not compile (boolean)."""
+
+    AVRO_NAME = "test.Flag"
+    on: bool
+
+    def validate(self) -> None:
+        pass
+
+    def to_avro(self) -> dict[str, bool]:
+        return {"on": self.on}
+
+    @classmethod
+    def from_avro(cls, d: dict[str, bool]) -> "_Flag":
+        return cls(d["on"])
+
+
+def test_a_codec_writes_what_the_writer_does_not_compile_with_fastavro():
+    schema = {
+        "type": "record",
+        "name": "Flag",
+        "namespace": "test",
+        "fields": [{"name": "on", "type": "boolean"}],
+    }
+    codec = AvroSingleObjectCodec({_Flag: schema})  # type: ignore[dict-item]
+    assert _Flag not in codec._compiled
+    assert codec.decode(codec.encode(_Flag(True)), _Flag) == _Flag(True)  # type: ignore[type-var]
