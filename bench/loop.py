@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
 from bench.live import rss_mb
 from runtime.kafka import make_reader
 from runtime.settings import KafkaSettings
-from runtime.tail import assign_from_beginning, read_until_idle
+from runtime.tail import read_until_idle
 from schemas.codec import AvroSingleObjectCodec
 from schemas.records import Decision, ModelVersion
 from tests.e2e.harness import LoopHarness
@@ -91,11 +93,13 @@ def run(
         finally:
             for loop in loops:
                 loop.stop_all()
+        topics = [loop.topic(name) for loop in loops for name in ("model-versions", "decisions")]
+        read = _read(bootstrap, topics)  # one idle wait for every topic, not one each
         for loop, result in zip(loops, results, strict=True):
             versions = [
-                CODEC.decode(m.value(), ModelVersion) for m in _read(loop, "model-versions")
+                CODEC.decode(m.value(), ModelVersion) for m in read[loop.topic("model-versions")]
             ]
-            decisions = [CODEC.decode(m.value(), Decision) for m in _read(loop, "decisions")]
+            decisions = [CODEC.decode(m.value(), Decision) for m in read[loop.topic("decisions")]]
             result.versions = len(versions)
             result.freshness_s = freshness(versions, decisions, window)
     return results
@@ -168,10 +172,21 @@ def _metric(loop: LoopHarness, sample: str) -> float | None:
     return loop.metric("trainer", sample)  # None until the trainer serves /metrics
 
 
-def _read(loop: LoopHarness, name: str) -> list[Any]:
-    consumer = make_reader(KafkaSettings(loop.bootstrap))
-    assign_from_beginning(consumer, loop.topic(name))
+def _read(bootstrap: str, topics: list[str]) -> dict[str, list[Any]]:
+    """Every record of `topics`, by topic, read with one consumer until it goes idle."""
+    consumer = make_reader(KafkaSettings(bootstrap))
+    partitions = []
+    for topic in topics:
+        metadata = consumer.list_topics(topic, timeout=10)
+        partitions += [
+            TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.topics[topic].partitions
+        ]
+    consumer.assign(partitions)
     try:
-        return read_until_idle(consumer, idle=1.0, limit=120.0)
+        messages = read_until_idle(consumer, idle=1.0, limit=120.0)
     finally:
         consumer.close()
+    out: dict[str, list[Any]] = {topic: [] for topic in topics}
+    for m in messages:
+        out[m.topic()].append(m)
+    return out
