@@ -41,7 +41,7 @@ test-unit: $(STAMP) ## Run the unit tests only (no broker)
 lint: $(STAMP) ## ruff check, ruff format --check, mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy schemas queen runtime producers consumers trainer
+	$(VENV)/bin/mypy schemas queen runtime producers consumers trainer bench
 
 format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

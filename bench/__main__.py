@@ -238,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if broker is not None:
             broker.stop()
-    meta = {
+    meta: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H%M%SZ"),
         "machine": machine(),
         "broker": "env" if bootstrap else "embedded (Tansu)",

@@ -12,6 +12,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
@@ -22,6 +23,10 @@ from queen.model import initial_model
 from queen.policy import ExplorationPolicy
 from queen.rules import N_ACTIONS, RULES_V1
 from queen.world import World, WorldConfig
+
+
+def _features(world: World) -> object:
+    return extract_features(world.observe())
 
 
 def median_seconds(fn: Callable[[], object], repeats: int = 7) -> float:
@@ -46,8 +51,8 @@ def main() -> None:
         world = World(WorldConfig(n, seed=0))
         action = np.random.default_rng(0).integers(0, N_ACTIONS, n)
         send = np.ones(n, dtype=bool)
-        tick = median_seconds(lambda w=world, a=action, s=send: w.step(a, s))
-        feats = median_seconds(lambda w=world: extract_features(w.observe()))
+        tick = median_seconds(partial(world.step, action, send))
+        feats = median_seconds(partial(_features, world))
         print(f"{n:>12}{tick * 1e3:>10.2f}{1 / tick:>10.0f}{n / feats:>14.0f}")
 
     model, policy = initial_model(0), ExplorationPolicy(seed=0)
@@ -57,9 +62,9 @@ def main() -> None:
     print(f"{'batch':>12}{'infer µs/sample':>18}{'gate µs/decision':>18}")
     for batch in (1, 32, 256, 4096):
         f = features[:batch]
-        infer = median_seconds(lambda f=f: policy.infer(model, f))
+        infer = median_seconds(partial(policy.infer, model, f))
         actions = policy.infer(model, f).actions
-        judge = median_seconds(lambda f=f, a=actions: gate.evaluate(f, a))
+        judge = median_seconds(partial(gate.evaluate, f, actions))
         print(f"{batch:>12}{infer / batch * 1e6:>18.2f}{judge / batch * 1e6:>18.2f}")
 
 

@@ -11,6 +11,7 @@ import cProfile
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry
 
@@ -22,7 +23,7 @@ from queen.model import initial_model
 from queen.policy import ExplorationPolicy
 from runtime.dead_letter import DeadLetterPublisher
 from runtime.kafka import make_admin, make_consumer, make_producer
-from runtime.loop import Incoming, LoopConfig, ServiceLoop
+from runtime.loop import Incoming, LoopConfig, Outgoing, Rejected, ServiceLoop
 from runtime.metrics import LoopMetrics
 from runtime.settings import KafkaSettings
 from runtime.topics import TopicSpec, ensure_topics
@@ -90,7 +91,8 @@ def batched(
     first: list[tuple[float, float]] = []  # (wall, the loop thread's CPU) at the first record
     original = handler.handle
 
-    def timed(batch: list[Incoming], now: float):  # the clock starts at the first record
+    def timed(batch: Sequence[Incoming], now: float) -> list[Outgoing | Rejected]:
+        # the clock starts at the first record
         if not first:
             first.append((time.perf_counter(), time.thread_time()))
         return original(batch, now)
@@ -124,8 +126,9 @@ def naive(settings: KafkaSettings, source: str, sink: str, n: int) -> float:
             continue
         if started is None:
             started = time.perf_counter()
-        record = CODEC.decode(message.value(), Observation)
+        record = CODEC.decode(message.value() or b"", Observation)
         for out in handler.handle([Incoming(record, message)], time.time()):
+            assert isinstance(out, Outgoing), "the bench's observations are all valid"
             producer.produce(out.topic, CODEC.encode(out.record), out.key)
             producer.poll(0)
         consumer.store_offsets(message)

@@ -220,7 +220,7 @@ def _versions(settings: KafkaSettings) -> dict[int, int]:
     return found
 
 
-def _wait_ready(port: int, producer: object, settings: KafkaSettings) -> None:
+def _wait_ready(port: int, producer: Any, settings: KafkaSettings) -> None:
     """Until inference has joined its group and decided one warm-up observation."""
     deadline = time.monotonic() + 90
     producer.produce(settings.topic("observations"), CODEC.encode(observation(0, 0)), b"t-0000")
