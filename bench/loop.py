@@ -18,12 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, TopicPartition
-
 from bench.live import rss_mb
 from runtime.kafka import make_reader
 from runtime.settings import KafkaSettings
-from runtime.tail import read_until_idle
+from runtime.tail import assign_from_beginning, read_until_idle
 from schemas.codec import AvroSingleObjectCodec
 from schemas.records import Decision, ModelVersion
 from tests.e2e.harness import LoopHarness
@@ -175,13 +173,7 @@ def _metric(loop: LoopHarness, sample: str) -> float | None:
 def _read(bootstrap: str, topics: list[str]) -> dict[str, list[Any]]:
     """Every record of `topics`, by topic, read with one consumer until it goes idle."""
     consumer = make_reader(KafkaSettings(bootstrap))
-    partitions = []
-    for topic in topics:
-        metadata = consumer.list_topics(topic, timeout=10)
-        partitions += [
-            TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.topics[topic].partitions
-        ]
-    consumer.assign(partitions)
+    assign_from_beginning(consumer, *topics)
     try:
         messages = read_until_idle(consumer, idle=1.0, limit=120.0)
     finally:

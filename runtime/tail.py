@@ -13,12 +13,15 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
 
-def assign_from_beginning(consumer: Any, topic: str, timeout: float = 10.0) -> int:
-    """Assign every partition of `topic` at its beginning; return the partition count."""
-    metadata = consumer.list_topics(topic, timeout=timeout)
-    partitions = list(metadata.topics[topic].partitions)
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-    return len(partitions)
+def assign_from_beginning(consumer: Any, *topics: str, timeout: float = 10.0) -> int:
+    """Assign every partition of `topics` at its beginning; return the partition count."""
+    assignment = []
+    for topic in topics:
+        metadata = consumer.list_topics(topic, timeout=timeout)
+        partitions = metadata.topics[topic].partitions
+        assignment += [TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions]
+    consumer.assign(assignment)
+    return len(assignment)
 
 
 def read_until_idle(consumer: Any, idle: float = 1.0, limit: float = 60.0) -> list[Any]:
