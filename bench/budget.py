@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bench.components import joined_pair
 from consumers.inference.handler import InferenceHandler
 from consumers.inference.model_slot import ModelSlot
 from consumers.joiner.handler import JoinHandler
@@ -19,9 +20,8 @@ from queen.model import initial_model
 from queen.policy import ExplorationPolicy
 from runtime.loop import Incoming
 from schemas.codec import AvroSingleObjectCodec
-from schemas.enums import DecisionStatus
 from schemas.records import Decision, Observation, Reward
-from tests.samples import decision, observation, reward
+from tests.samples import observation
 
 CODEC = AvroSingleObjectCodec.default()
 
@@ -68,15 +68,9 @@ def inference(n: int = 2000, repeats: int = 5) -> dict[str, float]:
 
 def joiner(pairs: int = 2000, repeats: int = 5) -> dict[str, float]:
     """Microseconds per event (a decision or a reward): decode, join, encode the experiences."""
-    decisions = [CODEC.encode(decision(i % 64, i // 64)) for i in range(pairs)]
-    rewards = [
-        CODEC.encode(
-            reward(
-                i % 64, i // 64, decision_id=d.decision_id, decision_status=DecisionStatus.APPLIED
-            )
-        )
-        for i, d in enumerate(CODEC.decode(b, Decision) for b in decisions)
-    ]
+    joined = [joined_pair(i) for i in range(pairs)]
+    decisions = [CODEC.encode(d) for d, _ in joined]
+    rewards = [CODEC.encode(r) for _, r in joined]
 
     def decode() -> list[Any]:
         return [CODEC.decode(b, Decision) for b in decisions] + [

@@ -38,6 +38,13 @@ from trainer.settings import ContinuousTrainingConfig
 CODEC = AvroSingleObjectCodec.default()
 
 
+def joined_pair(i: int) -> tuple[Decision, Reward]:
+    """The i-th decision of 64 territories and the reward that joins it."""
+    d = decision(i % 64, i // 64)
+    r = reward(i % 64, i // 64, decision_id=d.decision_id, decision_status=DecisionStatus.APPLIED)
+    return d, r
+
+
 def joiner_throughput(
     settings: KafkaSettings, pairs: int, profile: cProfile.Profile | None = None
 ) -> Rate:
@@ -50,12 +57,8 @@ def joiner_throughput(
     ensure_topics(make_admin(settings), [TopicSpec(t, 4) for t in (decisions, rewards, out)])
     producer = make_producer(settings, **{"linger.ms": 20})
     for i in range(pairs):
-        territory, seq = i % 64, i // 64
-        d = decision(territory, seq)
+        d, r = joined_pair(i)
         producer.produce(decisions, CODEC.encode(d), d.territory_id.encode())
-        r = reward(
-            territory, seq, decision_id=d.decision_id, decision_status=DecisionStatus.APPLIED
-        )
         producer.produce(rewards, CODEC.encode(r), r.territory_id.encode())
         if i % 5000 == 0:
             producer.poll(0)
