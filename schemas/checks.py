@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from schemas.errors import InvalidRecord
+from schemas.limits import Limits
 
 N_CHUNKS = 8
 N_SPAWN_TYPES = 4
@@ -17,6 +18,7 @@ N_FEATURES = 28
 
 NUMBER_TYPES = {int, float}  # exact types: bool is an int, but not a number here
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+MAX_TIME = 2**53  # any timestamp (ms or µs since the epoch) stays below this (year 2255 in µs)
 
 
 def fail(record: str, name: str, value: Any, why: str) -> InvalidRecord:
@@ -100,3 +102,38 @@ def each_finite(record: str, name: str, values: tuple[Any, ...]) -> None:
         pass
     for i, value in enumerate(values):
         finite(record, f"{name}[{i}]", value)
+
+
+def rewards_within(total: float, components: dict[str, float], limits: Limits) -> bool:
+    """True when a reward and its components are finite, bounded, and the map is small."""
+    bound = limits.max_abs_reward
+    try:
+        return (
+            len(components) <= limits.max_components
+            and all(0 < len(k) <= limits.max_component_name for k in components)
+            and all_finite((total, *components.values()))
+            and max(map(abs, (total, *components.values()))) <= bound
+        )
+    except TypeError:
+        return False
+
+
+def name_reward_failure(
+    record: str,
+    names: tuple[str, str],
+    total: float,
+    components: dict[str, float],
+    limits: Limits,
+) -> None:
+    """Raise InvalidRecord naming what `rewards_within` refused."""
+    total_name, map_name = names
+    bound = limits.max_abs_reward
+    in_range(record, total_name, total, -bound, bound)
+    if len(components) > limits.max_components:
+        why = f"must hold at most {limits.max_components} entries"
+        raise fail(record, map_name, f"<{len(components)} entries>", why)
+    for key, value in components.items():
+        if not isinstance(key, str) or not 0 < len(key) <= limits.max_component_name:
+            why = f"names must hold 1 to {limits.max_component_name} characters"
+            raise fail(record, map_name, str(key)[:40], why)
+        in_range(record, f"{map_name}[{key!r}]", value, -bound, bound)

@@ -25,6 +25,7 @@ from fastavro.read import SchemaResolutionError
 
 from schemas.errors import CorruptBody, InvalidRecord, NotSingleObjectEncoded, UnknownFingerprint
 from schemas.fingerprint import fingerprint_bytes
+from schemas.limits import DEFAULT_LIMITS, Limits
 from schemas.records import (
     RECORD_TYPES,
     DeadLetter,
@@ -102,8 +103,16 @@ def _full_name(schema: Mapping[str, Any]) -> str:
 class AvroSingleObjectCodec:
     """Encodes records with the current schemas; decodes any registered writer schema."""
 
-    def __init__(self, reader_schemas: Mapping[type[Record], Mapping[str, Any]]) -> None:
-        """Build a codec whose reader (and writer) schema per record type is given."""
+    def __init__(
+        self,
+        reader_schemas: Mapping[type[Record], Mapping[str, Any]],
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        """Build a codec whose reader (and writer) schema per record type is given.
+
+        `limits` bound every record it encodes or decodes (schemas.limits).
+        """
+        self.limits = limits
         self._readers: dict[type[Any], tuple[bytes, Any]] = {}
         self._writers: dict[bytes, tuple[str, Any]] = {}
         self._compiled: dict[type[Any], Callable[[Any], bytes]] = {}  # else fastavro writes
@@ -114,13 +123,13 @@ class AvroSingleObjectCodec:
                 self._compiled[record_type] = compile_writer(_strip_logical_types(dict(schema)))
 
     @classmethod
-    def default(cls) -> AvroSingleObjectCodec:
+    def default(cls, limits: Limits = DEFAULT_LIMITS) -> AvroSingleObjectCodec:
         """Return a codec for the schemas shipped in schemas/v1, reading their earlier versions.
 
         schemas/v1/history keeps every writer schema a release has shipped before the current
         one, so records written by older producers (or kept on a compacted topic) stay readable.
         """
-        codec = cls({t: load_schema(t) for t in RECORD_TYPES})
+        codec = cls({t: load_schema(t) for t in RECORD_TYPES}, limits)
         for path in sorted(HISTORY_DIR.glob("*.avsc")):
             codec.register(json.loads(path.read_text()))
         return codec
@@ -141,7 +150,7 @@ class AvroSingleObjectCodec:
         The body comes from the writer compiled for the record's schema (schemas/writer.py),
         or from fastavro for a schema it does not compile; both write the same bytes.
         """
-        record.validate()
+        _validate(record, self.limits)
         fingerprint, schema = self._readers[type(record)]
         write = self._compiled.get(type(record))
         try:
@@ -170,8 +179,13 @@ class AvroSingleObjectCodec:
             NotSingleObjectEncoded: no marker, or shorter than the 10-byte header.
             UnknownFingerprint: the writer schema is not registered.
             CorruptBody: the body is truncated, has trailing bytes, or does not decode.
-            InvalidRecord: the value is outside the contract, or of another record type.
+            InvalidRecord: the value is outside the contract, or of another record type, or
+                the record is larger than its type may be (checked before decoding).
         """
+        limit = self.limits.max_bytes(record_type.AVRO_NAME)
+        if len(data) > limit:
+            msg = f"{record_type.__name__} of {len(data)} bytes: at most {limit} are read"
+            raise InvalidRecord(msg)
         if len(data) < HEADER_SIZE or data[:2] != MARKER:
             head = bytes(data[:2]).hex() or "empty"
             msg = f"not Avro single-object encoded: {len(data)} bytes starting {head}"
@@ -200,6 +214,18 @@ class AvroSingleObjectCodec:
         if body.tell() != len(data):
             msg = f"{writer_name} body has {len(data) - body.tell()} trailing bytes"
             raise CorruptBody(msg)
-        record = record_type.from_avro(value)  # type: ignore[arg-type]
-        record.validate()
+        try:
+            record = record_type.from_avro(value)  # type: ignore[arg-type]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidRecord(f"{writer_name} does not fit its record: {exc!r}") from exc
+        _validate(record, self.limits)
         return record  # type: ignore[return-value]
+
+
+def _validate(record: Record, limits: Limits) -> None:
+    """Run the record's own checks; a value of the wrong type is an InvalidRecord too."""
+    try:
+        record.validate(limits)
+    except (TypeError, AttributeError) as exc:
+        msg = f"{type(record).__name__} holds a value of the wrong type: {exc}"
+        raise InvalidRecord(msg) from exc

@@ -1,7 +1,7 @@
-"""The game's events as typed records: Observation, Action, Decision, Reward, Experience.
+"""The game's events as typed records: Observation, Action, Decision.
 
-Mirrors of observation.avsc, decision.avsc, reward.avsc and experience.avsc (field names and
-order are Avro's); `validate()` checks what Avro cannot say. Standard library only.
+Mirrors of observation.avsc and decision.avsc (field names and order are Avro's); `validate()`
+checks what Avro cannot say. Standard library only.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from schemas.checks import (
+    MAX_TIME,
     N_CHUNKS,
     N_FEATURES,
     N_SPAWN_TYPES,
@@ -25,15 +26,12 @@ from schemas.checks import (
     non_negative,
 )
 from schemas.enums import (
-    DECISION_STATUSES,
     GATE_DECISIONS,
-    REWARD_SOURCES,
     SPAWN_TYPES,
-    DecisionStatus,
     GateDecision,
-    RewardSource,
     SpawnType,
 )
+from schemas.limits import DEFAULT_LIMITS, Limits, bounded_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +55,22 @@ class Observation:
     chunk_units: tuple[int, ...]
     unit_counts: tuple[int, ...]
     new_threat: tuple[float, ...] = ()
+    epoch: str = ""
 
-    def validate(self) -> None:
+    def validate(self, limits: Limits = DEFAULT_LIMITS) -> None:
         """Raise InvalidRecord when a value is outside the contract.
 
         The common case is two passes in C over every number; the field-by-field checks run
         only to name the value that failed.
         """
+        n = limits.max_id_length
         if (
-            len(self.chunk_threat) == len(self.chunk_units) == N_CHUNKS
+            0 < len(self.observation_id) <= n
+            and 0 < len(self.territory_id) <= n
+            and len(self.epoch) <= n
+            and self.seq <= limits.max_seq
+            and all_within((self.event_time, self.emitted_at), MAX_TIME)
+            and len(self.chunk_threat) == len(self.chunk_units) == N_CHUNKS
             and len(self.unit_counts) == N_SPAWN_TYPES
             and len(self.new_threat) in (0, N_CHUNKS)
             and all_within(
@@ -82,11 +87,16 @@ class Observation:
             and all_within((self.base_health, *self.chunk_threat, *self.new_threat), 1.0)
         ):
             return
-        self._name_the_failure()
+        self._name_the_failure(limits)
 
-    def _name_the_failure(self) -> None:
+    def _name_the_failure(self, limits: Limits) -> None:
         r = "Observation"
-        non_negative(r, "seq", self.seq)
+        bounded_id(r, "observation_id", self.observation_id, limits)
+        bounded_id(r, "territory_id", self.territory_id, limits)
+        bounded_id(r, "epoch", self.epoch, limits, empty=True)
+        in_range(r, "seq", self.seq, 0, limits.max_seq)
+        in_range(r, "event_time", self.event_time, 0, MAX_TIME)
+        in_range(r, "emitted_at", self.emitted_at, 0, MAX_TIME)
         for name in ("resources", "income", "upkeep"):
             non_negative(r, name, getattr(self, name))
         in_range(r, "base_health", self.base_health, 0.0, 1.0)
@@ -119,6 +129,7 @@ class Observation:
             "chunk_units": list(self.chunk_units),
             "unit_counts": list(self.unit_counts),
             "new_threat": list(self.new_threat),
+            "epoch": self.epoch,
         }
 
     @classmethod
@@ -140,6 +151,7 @@ class Observation:
             tuple(d["chunk_units"]),
             tuple(d["unit_counts"]),
             tuple(d["new_threat"]),
+            d["epoch"],
         )
 
 
@@ -189,17 +201,30 @@ class Decision:
     gate_decision: GateDecision
     expected_reward: float
     gate_version: str
+    epoch: str = ""
 
-    def validate(self) -> None:
+    def validate(self, limits: Limits = DEFAULT_LIMITS) -> None:
         """Raise InvalidRecord when a value is outside the contract.
 
         The common case is a few passes in C; the field-by-field checks run only to name the
         value that failed.
         """
+        n = limits.max_id_length
         if (
-            len(self.features) == N_FEATURES
+            0 < len(self.decision_id) <= n
+            and 0 < len(self.observation_id) <= n
+            and 0 < len(self.territory_id) <= n
+            and len(self.epoch) <= n
+            and 0 < len(self.gate_version) <= n
+            and len(self.features) == N_FEATURES
+            and self.seq <= limits.max_seq
+            and all_within(
+                (self.event_time, self.observation_emitted_at, self.decided_at), MAX_TIME
+            )
             and all_within((self.seq, self.model_version, self.confidence))
-            and all_finite((self.action_probability, self.expected_reward, *self.features))
+            and all_within(self.features, 1.0)
+            and all_finite((self.action_probability, self.expected_reward))
+            and abs(self.expected_reward) <= limits.max_abs_reward
             and 0.0 < self.action_probability <= 1.0
             and self.confidence <= 1.0
             and isinstance(self.gate_decision, GateDecision)
@@ -208,20 +233,27 @@ class Decision:
             and 0 <= self.action.spawn_chunk < N_CHUNKS
         ):
             return
-        self._name_the_failure()
+        self._name_the_failure(limits)
 
-    def _name_the_failure(self) -> None:
+    def _name_the_failure(self, limits: Limits) -> None:
         r = "Decision"
-        non_negative(r, "seq", self.seq)
+        for name in ("decision_id", "observation_id", "territory_id", "gate_version"):
+            bounded_id(r, name, getattr(self, name), limits)
+        bounded_id(r, "epoch", self.epoch, limits, empty=True)
+        in_range(r, "seq", self.seq, 0, limits.max_seq)
+        for name in ("event_time", "observation_emitted_at", "decided_at"):
+            in_range(r, name, getattr(self, name), 0, MAX_TIME)
         non_negative(r, "model_version", self.model_version)
         length(r, "features", self.features, N_FEATURES)
         each_finite(r, "features", self.features)
+        each_non_negative(r, "features", self.features, 1.0)
         self.action.validate()
         finite(r, "action_probability", self.action_probability)
         if not 0.0 < self.action_probability <= 1.0:
             raise fail(r, "action_probability", self.action_probability, "must be in (0, 1]")
         in_range(r, "confidence", self.confidence, 0.0, 1.0)
-        finite(r, "expected_reward", self.expected_reward)
+        bound = limits.max_abs_reward
+        in_range(r, "expected_reward", self.expected_reward, -bound, bound)
         if not isinstance(self.gate_decision, GateDecision):
             raise fail(r, "gate_decision", self.gate_decision, "must be a GateDecision")
 
@@ -244,6 +276,7 @@ class Decision:
             "gate_decision": self.gate_decision,
             "expected_reward": self.expected_reward,
             "gate_version": self.gate_version,
+            "epoch": self.epoch,
         }
 
     @classmethod
@@ -266,111 +299,5 @@ class Decision:
             GATE_DECISIONS[d["gate_decision"]],
             d["expected_reward"],
             d["gate_version"],
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Reward:
-    """Outcome of tick `seq` for one territory, observed at `seq + 1` (reward.avsc)."""
-
-    AVRO_NAME: ClassVar[str] = "queenloop.v1.Reward"
-
-    territory_id: str
-    seq: int
-    event_time: int
-    emitted_at: int
-    rules_version: int
-    reward: float
-    components: dict[str, float]
-    decision_id: str | None = None
-    decision_status: DecisionStatus = DecisionStatus.MISSING
-
-    def validate(self) -> None:
-        """Raise InvalidRecord when a value is outside the contract."""
-        if all_within((self.seq,)) and all_finite((self.reward, *self.components.values())):
-            return
-        non_negative("Reward", "seq", self.seq)
-        finite("Reward", "reward", self.reward)
-        for name, value in self.components.items():
-            finite("Reward", f"components[{name!r}]", value)
-
-    def to_avro(self) -> dict[str, Any]:
-        """Return the fastavro dict of this record."""
-        return {
-            "territory_id": self.territory_id,
-            "seq": self.seq,
-            "event_time": self.event_time,
-            "emitted_at": self.emitted_at,
-            "rules_version": self.rules_version,
-            "reward": self.reward,
-            "components": dict(self.components),
-            "decision_id": self.decision_id,
-            "decision_status": self.decision_status,
-        }
-
-    @classmethod
-    def from_avro(cls, d: Mapping[str, Any]) -> Reward:
-        """Build the record from a fastavro dict."""
-        return cls(
-            d["territory_id"],
-            d["seq"],
-            d["event_time"],
-            d["emitted_at"],
-            d["rules_version"],
-            d["reward"],
-            dict(d["components"]),
-            d["decision_id"],
-            DECISION_STATUSES[d["decision_status"]],
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Experience:
-    """A decision joined with its reward: one training sample (experience.avsc)."""
-
-    AVRO_NAME: ClassVar[str] = "queenloop.v1.Experience"
-
-    decision: Decision
-    reward: float
-    reward_components: dict[str, float]
-    reward_source: RewardSource
-    decision_status: DecisionStatus
-    reward_emitted_at: int | None
-    joined_at: int
-    join_latency_ms: int
-
-    def validate(self) -> None:
-        """Raise InvalidRecord when a value is outside the contract."""
-        self.decision.validate()
-        if all_finite((self.reward, *self.reward_components.values())):
-            return
-        finite("Experience", "reward", self.reward)
-        for name, value in self.reward_components.items():
-            finite("Experience", f"reward_components[{name!r}]", value)
-
-    def to_avro(self) -> dict[str, Any]:
-        """Return the fastavro dict of this record."""
-        return {
-            "decision": self.decision.to_avro(),
-            "reward": self.reward,
-            "reward_components": dict(self.reward_components),
-            "reward_source": self.reward_source,
-            "decision_status": self.decision_status,
-            "reward_emitted_at": self.reward_emitted_at,
-            "joined_at": self.joined_at,
-            "join_latency_ms": self.join_latency_ms,
-        }
-
-    @classmethod
-    def from_avro(cls, d: Mapping[str, Any]) -> Experience:
-        """Build the record from a fastavro dict."""
-        return cls(
-            Decision.from_avro(d["decision"]),
-            d["reward"],
-            dict(d["reward_components"]),
-            REWARD_SOURCES[d["reward_source"]],
-            DECISION_STATUSES[d["decision_status"]],
-            d["reward_emitted_at"],
-            d["joined_at"],
-            d["join_latency_ms"],
+            d["epoch"],
         )

@@ -3,16 +3,17 @@
 Field names and order are the Avro ones. Arrays are tuples, maps are dicts, timestamps are plain
 ints (milliseconds or microseconds since the epoch, as each field's doc says), enums are the
 str-enums of schemas.enums. `validate()` raises InvalidRecord naming the field and the value.
-`to_avro()` / `from_avro()` convert explicitly to and from fastavro's dicts. The classes live in
-game_records.py and ops_records.py; this module is where everyone imports them from.
+`to_avro()` / `from_avro()` convert explicitly to and from fastavro's dicts. The classes live
+in game_records.py, outcome_records.py and ops_records.py; everyone imports them from here.
 Imports no Kafka client and no torch.
 """
 
 from __future__ import annotations
 
 from schemas.checks import N_CHUNKS, N_FEATURES, N_SPAWN_TYPES
-from schemas.game_records import Action, Decision, Experience, Observation, Reward
-from schemas.ops_records import DeadLetter, ModelVersion, TrainingSummary
+from schemas.game_records import Action, Decision, Observation
+from schemas.ops_records import DeadLetter, InputOffset, ModelVersion, TrainingSummary
+from schemas.outcome_records import Experience, Reward
 
 __all__ = [
     "N_CHUNKS",
@@ -23,6 +24,7 @@ __all__ = [
     "DeadLetter",
     "Decision",
     "Experience",
+    "InputOffset",
     "ModelVersion",
     "Observation",
     "Record",

@@ -8,8 +8,10 @@ varints, little-endian IEEE floats through `struct`, length-prefixed strings, on
 per enum. ~5 µs for the same Decision.
 
 It knows the types the contract uses: records, string, bytes, int, long, float, double, enum,
-arrays and maps of primitives, unions with null. Anything else raises Unsupported, and the codec
-keeps fastavro for that type. Tests hold every record type's bytes equal to fastavro's.
+arrays of primitives and of records, maps of primitives, unions with null. Anything else raises
+Unsupported, and the codec keeps fastavro for that type; so does a field name that is not a
+Python identifier, so no schema text ever becomes code. Tests hold every record type's bytes
+equal to fastavro's.
 Values are checked (records validate themselves first): an int or long out of its range, a
 wrong type, or a float beyond float32 raises, as fastavro's strict writer does.
 Standard library only.
@@ -18,6 +20,7 @@ Standard library only.
 from __future__ import annotations
 
 import functools
+import keyword
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -116,6 +119,7 @@ class _Compiler:
 
     def __init__(self) -> None:
         self.constants: dict[str, Any] = dict(HELPERS, _doubles=_doubles, _floats=_floats)
+        self.items = 0  # generator variables made so far (one per array of records)
 
     def constant(self, value: Any) -> str:
         name = f"_c{len(self.constants)}"
@@ -132,11 +136,19 @@ class _Compiler:
         if kind in PRIMITIVES and len(schema) == 1:
             return self.expression(kind, value)
         if kind == "record":
-            parts = [self.expression(f["type"], f"{value}.{f['name']}") for f in schema["fields"]]
+            parts = [
+                self.expression(f["type"], f"{value}.{_identifier(f['name'])}")
+                for f in schema["fields"]
+            ]
             return 'b"".join((' + ", ".join(parts) + ",))"
         if kind == "enum":
             table = {s: _varint(i) for i, s in enumerate(schema["symbols"])}
             return f"{self.constant(table)}[{value}]"
+        if kind == "array" and isinstance(schema["items"], Mapping):
+            self.items += 1
+            item = f"_item{self.items}"
+            each = self.expression(schema["items"], item)
+            return f'_block(len({value}), b"".join({each} for {item} in {value}))'
         if kind == "array" and schema["items"] in ("double", "float"):
             return f"_{schema['items']}s({value})"
         if kind == "array" and schema["items"] in PRIMITIVES:
@@ -154,6 +166,17 @@ class _Compiler:
         null = branches.index("null")
         other = self.expression(branches[1 - null], value)
         return f"({_varint(null)!r} if {value} is None else {_varint(1 - null)!r} + {other})"
+
+
+def _identifier(name: Any) -> str:
+    """Return a field name fit to be spliced into the generated code, or raise Unsupported.
+
+    The generated function reads `record.<name>`: a schema whose field name is not a plain
+    identifier (e.g. "x, __import__('os')") must never become code.
+    """
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise Unsupported(f"field name {name!r} is not an identifier")
+    return name
 
 
 def compile_writer(schema: Mapping[str, Any]) -> Callable[[Any], bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 
 from schemas.enums import DecisionStatus, ErrorKind, GateDecision, RewardSource, SpawnType
@@ -17,13 +18,17 @@ from schemas.records import (
     TrainingSummary,
 )
 
+# Game time of tick 0: the start of today (UTC), so sample event times pass the services'
+# sanity check against the wall clock, and stay the same all day.
+GAME_START_MS = int(time.time() // 86400) * 86400 * 1000
+
 
 def observation(territory: int = 1, seq: int = 0, **changes: object) -> Observation:
     fields: dict[str, object] = dict(
         observation_id=uuid.uuid4().hex,
         territory_id=f"t-{territory:04d}",
         seq=seq,
-        event_time=1_700_000_000_000 + 15_000 * seq,
+        event_time=GAME_START_MS + 15_000 * seq,
         emitted_at=1_700_000_000_000_000,
         rules_version=1,
         resources=40.0,
@@ -45,7 +50,7 @@ def decision(territory: int = 1, seq: int = 0, **changes: object) -> Decision:
         observation_id=uuid.uuid4().hex,
         territory_id=f"t-{territory:04d}",
         seq=seq,
-        event_time=1_700_000_000_000 + 15_000 * seq,
+        event_time=GAME_START_MS + 15_000 * seq,
         observation_emitted_at=1_700_000_000_000_000,
         decided_at=1_700_000_000_001_000,
         rules_version=1,
@@ -66,7 +71,7 @@ def reward(territory: int = 1, seq: int = 0, **changes: object) -> Reward:
     fields: dict[str, object] = dict(
         territory_id=f"t-{territory:04d}",
         seq=seq,
-        event_time=1_700_000_000_000 + 15_000 * (seq + 1),
+        event_time=GAME_START_MS + 15_000 * (seq + 1),
         emitted_at=1_700_000_000_002_000,
         rules_version=1,
         reward=0.3,

@@ -11,6 +11,7 @@ from schemas.records import (
     DeadLetter,
     Decision,
     Experience,
+    InputOffset,
     ModelVersion,
     Observation,
     Reward,
@@ -18,22 +19,26 @@ from schemas.records import (
 )
 
 ids = st.text(min_size=1, max_size=36)
+epochs = st.text(max_size=20)
 longs = st.integers(min_value=0, max_value=2**62)
+times = st.integers(min_value=0, max_value=2**53)
+seqs = st.integers(min_value=0, max_value=10**12)
 ints = st.integers(min_value=-(2**31), max_value=2**31 - 1)
 counts = st.integers(min_value=0, max_value=2**31 - 1)
 finite = st.floats(allow_nan=False, allow_infinity=False)
+rewards_ = st.floats(min_value=-1000.0, max_value=1000.0)
 non_negative = st.floats(min_value=0.0, allow_nan=False, allow_infinity=False)
 unit = st.floats(min_value=0.0, max_value=1.0)
-float32s = st.floats(allow_nan=False, allow_infinity=False, width=32)
-component_maps = st.dictionaries(st.text(max_size=12), finite, max_size=4)
+unit32s = st.floats(min_value=0.0, max_value=1.0, width=32)
+component_maps = st.dictionaries(st.text(min_size=1, max_size=12), rewards_, max_size=4)
 
 observations = st.builds(
     Observation,
     observation_id=ids,
     territory_id=ids,
-    seq=longs,
-    event_time=longs,
-    emitted_at=longs,
+    seq=seqs,
+    event_time=times,
+    emitted_at=times,
     rules_version=ints,
     resources=non_negative,
     income=non_negative,
@@ -44,6 +49,7 @@ observations = st.builds(
     chunk_units=st.tuples(*[counts] * N_CHUNKS),
     unit_counts=st.tuples(*[counts] * N_SPAWN_TYPES),
     new_threat=st.just(()) | st.tuples(*[unit] * N_CHUNKS),
+    epoch=epochs,
 )
 actions = st.builds(
     Action, spawn_chunk=st.integers(0, N_CHUNKS - 1), spawn_type=st.sampled_from(SpawnType)
@@ -53,42 +59,45 @@ decisions = st.builds(
     decision_id=ids,
     observation_id=ids,
     territory_id=ids,
-    seq=longs,
-    event_time=longs,
-    observation_emitted_at=longs,
-    decided_at=longs,
+    seq=seqs,
+    event_time=times,
+    observation_emitted_at=times,
+    decided_at=times,
     rules_version=ints,
     model_version=longs,
-    features=st.tuples(*[float32s] * N_FEATURES),
+    features=st.tuples(*[unit32s] * N_FEATURES),
     action=actions,
     action_probability=st.floats(min_value=1e-9, max_value=1.0),
     confidence=unit,
     gate_decision=st.sampled_from(GateDecision),
-    expected_reward=finite,
+    expected_reward=rewards_,
     gate_version=ids,
+    epoch=epochs,
 )
 rewards = st.builds(
     Reward,
     territory_id=ids,
-    seq=longs,
-    event_time=longs,
-    emitted_at=longs,
+    seq=seqs,
+    event_time=times,
+    emitted_at=times,
     rules_version=ints,
-    reward=finite,
+    reward=rewards_,
     components=component_maps,
     decision_id=st.none() | ids,
     decision_status=st.sampled_from(DecisionStatus),
+    epoch=epochs,
+    observation_id=st.none() | ids,
 )
 experiences = st.builds(
     Experience,
     decision=decisions,
-    reward=finite,
+    reward=rewards_,
     reward_components=component_maps,
     reward_source=st.sampled_from(RewardSource),
     decision_status=st.sampled_from(DecisionStatus),
-    reward_emitted_at=st.none() | longs,
-    joined_at=longs,
-    join_latency_ms=longs,
+    reward_emitted_at=st.none() | times,
+    joined_at=times,
+    join_latency_ms=times,
 )
 summaries = st.builds(
     TrainingSummary,
@@ -98,18 +107,24 @@ summaries = st.builds(
     learning_rate=non_negative,
     gate_agreement=unit,
     first_use_reward_emitted_at=st.lists(longs, max_size=8).map(tuple),
+    input_topic_id=epochs,
+    input_offsets=st.lists(st.builds(InputOffset, st.integers(0, 1023), times), max_size=4).map(
+        tuple
+    ),
 )
 model_versions = st.builds(
     ModelVersion,
     model_name=ids,
-    version=longs,
-    parent_version=st.none() | longs,
-    created_at=longs,
+    version=times,
+    parent_version=st.none() | times,
+    created_at=times,
     weights=st.binary(max_size=256),
     sha256=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
     architecture_fingerprint=ids,
     feature_fingerprint=ids,
     training=st.none() | summaries,
+    key_id=st.none() | ids,
+    signature=st.none() | st.binary(min_size=64, max_size=64),
 )
 dead_letters = st.builds(
     DeadLetter,

@@ -190,7 +190,8 @@ def test_nan_in_a_decoded_record_is_invalid_and_named():
         ({"chunk_threat": (1.5,) + (0.1,) * 7}, r"chunk_threat\[0\]"),
         ({"unit_counts": (1, 2, -1, 0)}, r"unit_counts\[2\]"),
         ({"base_health": math.inf}, "base_health"),
-        ({"seq": 2**63}, "Observation does not fit its schema"),
+        ({"seq": 2**63}, r"Observation\.seq=9223372036854775808: must be in \[0, 1000000000000\]"),
+        ({"rules_version": 2**31}, "Observation does not fit its schema"),
         ({"units_lost": "three"}, r"Observation\.units_lost='three': must be a number"),
         ({"chunk_units": (1, 2, "x", 0, 0, 0, 0, 0)}, r"chunk_units\[2\]='x': must be a number"),
         ({"unit_counts": (1, 2, 3, -4)}, r"unit_counts\[3\]=-4: must be >= 0"),
@@ -217,3 +218,22 @@ def test_a_record_is_not_read_as_another_type():
 
 def _observation() -> Observation:
     return samples.observation(1, 3, observation_id="o-1", emitted_at=2_000)
+
+
+SAMPLE_OF = {
+    "Observation": samples.observation,
+    "Decision": samples.decision,
+    "Reward": samples.reward,
+    "Experience": samples.experience,
+    "ModelVersion": samples.model_version,
+    "DeadLetter": samples.dead_letter,
+}
+
+
+@pytest.mark.parametrize("path", sorted(HISTORY_DIR.glob("*.avsc")), ids=lambda p: p.name)
+def test_a_record_written_with_any_earlier_schema_is_read_with_the_new_fields_at_default(path):
+    old_schema = json.loads(path.read_text())
+    record = SAMPLE_OF[old_schema["name"]]()  # its newer fields hold their defaults
+    data = _written_with(old_schema, record.to_avro())  # fastavro leaves out unknown fields
+    assert data[2:HEADER_SIZE] == fingerprint_of_schema(old_schema)
+    assert AvroSingleObjectCodec.default().decode(data, type(record)) == record

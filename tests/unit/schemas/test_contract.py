@@ -11,6 +11,7 @@ from hypothesis import given, settings
 
 from schemas.codec import HEADER_SIZE, SCHEMA_DIR, SCHEMA_FILES, AvroSingleObjectCodec
 from schemas.records import RECORD_TYPES
+from schemas.reference import START, events_section
 from tests.unit.schemas.strategies import BY_TYPE
 
 CODEC = AvroSingleObjectCodec.default()
@@ -84,3 +85,10 @@ def test_docs_events_names_the_current_fingerprint_of_every_schema():
             f"fingerprint `{CODEC.fingerprint(record_type).hex()}`)"
         )
         assert heading in text, f"docs/events.md: update the heading of {record_type.__name__}"
+
+
+def test_docs_events_reference_is_generated_from_the_schemas_and_limits():
+    text = (Path(__file__).parents[3] / "docs" / "events.md").read_text()
+    assert text[text.index(START) :] == events_section(), (
+        "docs/events.md: regenerate from '## Limits' on with python -m schemas.reference"
+    )

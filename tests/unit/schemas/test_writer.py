@@ -2,6 +2,7 @@
 
 import dataclasses
 import io
+import struct
 
 import fastavro
 import pytest
@@ -39,9 +40,9 @@ def test_the_codec_compiles_every_shipped_schema():
 @pytest.mark.parametrize(
     ("change", "pattern"),
     [
-        ({"seq": 2**63}, "9223372036854775808 is not an Avro long"),
+        ({"model_version": 2**63}, "9223372036854775808 is not an Avro long"),
         ({"rules_version": 2**31}, "2147483648 is not an Avro int"),
-        ({"territory_id": 7}, "Decision does not fit its schema"),
+        ({"territory_id": 7}, "Decision holds a value of the wrong type"),
         ({"gate_version": b"v1"}, "Decision does not fit its schema"),
     ],
 )
@@ -50,10 +51,13 @@ def test_values_beyond_their_avro_type_are_refused(change, pattern):
         CODEC.encode(dataclasses.replace(samples.decision(), **change))
 
 
-def test_a_feature_beyond_float32_is_refused_by_the_codec():
+def test_a_feature_beyond_its_range_is_refused_by_the_codec_and_beyond_float32_by_the_writer():
     features = (1e39,) + (0.5,) * 27
-    with pytest.raises(InvalidRecord, match="Decision does not fit its schema"):
+    with pytest.raises(InvalidRecord, match=r"Decision.features\[0\]=1e\+39: must be in"):
         CODEC.encode(samples.decision(features=features))
+    write = compile_writer(load_schema(type(samples.decision())))
+    with pytest.raises((OverflowError, struct.error)):
+        write(samples.decision(features=features))
 
 
 def test_types_it_does_not_know_are_left_to_fastavro():
@@ -73,7 +77,7 @@ class _Flag:
     AVRO_NAME = "test.Flag"
     on: bool
 
-    def validate(self) -> None:
+    def validate(self, limits: object = None) -> None:
         pass
 
     def to_avro(self) -> dict[str, bool]:
