@@ -40,14 +40,29 @@ def to_safetensors(model: QueenNN, metadata: dict[str, str] | None = None) -> by
     return bytes(save_safetensors(tensors, metadata={META_KEY: json.dumps(meta, sort_keys=True)}))
 
 
+MAX_HEADER_BYTES = 1024 * 1024  # a real header is a few hundred bytes
+
+
 def read_metadata(data: bytes) -> dict[str, str]:
-    """Return the queenloop metadata of a safetensors payload (empty when it has none)."""
+    """Return the queenloop metadata of a safetensors payload (empty when it has none).
+
+    Whatever the bytes hold (a header of the wrong shape, metadata that is a list, text that
+    is not JSON), the only exception is WeightsError.
+    """
+    size = int.from_bytes(data[:8], "little")
+    if len(data) < 8 or not 0 < size <= min(MAX_HEADER_BYTES, len(data) - 8):
+        raise WeightsError(f"not a readable safetensors payload: header size {size}")
     try:
-        size = int.from_bytes(data[:8], "little")
         header = json.loads(data[8 : 8 + size])
-        meta: dict[str, str] = json.loads(header.get("__metadata__", {}).get(META_KEY, "{}"))
-    except (ValueError, AttributeError) as exc:
+        metadata = header.get("__metadata__", {}) if isinstance(header, dict) else None
+        text = metadata.get(META_KEY, "{}") if isinstance(metadata, dict) else None
+        meta = json.loads(text) if isinstance(text, str) else None
+    except (ValueError, RecursionError) as exc:
         raise WeightsError(f"not a readable safetensors payload: {exc}") from exc
+    if not isinstance(meta, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in meta.items()
+    ):
+        raise WeightsError("not a readable safetensors payload: metadata is not a string map")
     return meta
 
 
@@ -80,13 +95,15 @@ def load_weights(
             raise WeightsError(f"payload {key} {embedded.get(key)!r} != {expected_value}")
     try:
         tensors = load_safetensors(data)
-    except (SafetensorError, ValueError) as exc:
+    except (SafetensorError, ValueError, TypeError, RuntimeError, OverflowError) as exc:
         raise WeightsError(f"not a readable safetensors payload: {exc}") from exc
     model = QueenNN()
     expected = model.state_dict()
     if set(tensors) != set(expected):
         raise WeightsError(f"tensor names {sorted(tensors)} != {sorted(expected)}")
     for name, tensor in tensors.items():
+        if tensor.dtype != expected[name].dtype:
+            raise WeightsError(f"{name}: dtype {tensor.dtype} != {expected[name].dtype}")
         if tensor.shape != expected[name].shape:
             raise WeightsError(
                 f"{name}: shape {tuple(tensor.shape)} != {tuple(expected[name].shape)}"

@@ -11,17 +11,24 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
-from runtime.errors import KafkaFatalError
+from runtime.errors import KafkaFatalError, SettingsError
+from runtime.logs import LIBRDKAFKA_LOGGER, RateLimit
 from runtime.settings import KafkaSettings
 
 logger = logging.getLogger(__name__)
+librdkafka_logger = logging.getLogger(LIBRDKAFKA_LOGGER)  # throttled (runtime.logs.Throttle)
+_client_errors = RateLimit(10.0)
 
 COMMON: dict[str, Any] = {
     # Resolve "localhost" to IPv4 only: the embedded broker listens on 127.0.0.1.
     "broker.address.family": "v4",
+    # Never create a topic by naming it: a cluster that lost its topics must say so (the
+    # services' cluster watch then restarts them), not hand out fresh empty ones with the
+    # broker's default layout (a 4-partition, uncompacted model topic).
+    "allow.auto.create.topics": False,
 }
 
 CONSUMER: dict[str, Any] = {
@@ -63,7 +70,10 @@ PRODUCER: dict[str, Any] = {
 def _raise_fatal(err: KafkaError) -> None:
     if err.fatal():
         raise KafkaFatalError(f"fatal Kafka error: {err.str()}", err.code())
-    logger.warning("Kafka client error: %s", err.str())
+    held = _client_errors.allow(str(err.code()))
+    if held is not None:
+        suffix = f" ({held} more like it held back)" if held else ""
+        logger.warning("Kafka client error: %s%s", err.str(), suffix)
 
 
 def _config(
@@ -73,40 +83,54 @@ def _config(
     config.update(settings.extra)
     config.update(overrides)
     config.setdefault("error_cb", _raise_fatal)
-    config.setdefault("logger", logger)
+    config.setdefault("logger", librdkafka_logger)
     return config
+
+
+def _build(kind: type, config: dict[str, Any]) -> Any:
+    """Build a client; a configuration librdkafka refuses raises SettingsError naming it."""
+    try:
+        return kind(config)
+    except KafkaException as exc:
+        shown = ", ".join(sorted(k for k in config if k not in ("error_cb", "logger")))
+        msg = f"Kafka client settings refused ({exc.args[0].str()}); settings given: {shown}"
+        raise SettingsError(msg) from None
 
 
 def make_consumer(settings: KafkaSettings, group_id: str, **overrides: Any) -> Consumer:
     """Return a consumer in `group_id` with the loop's defaults (manual offsets)."""
-    return Consumer(_config(settings, {**CONSUMER, "group.id": group_id}, overrides))
+    return _build(Consumer, _config(settings, {**CONSUMER, "group.id": group_id}, overrides))
 
 
 def make_reader(settings: KafkaSettings, **overrides: Any) -> Consumer:
     """Return a consumer for assign()-only reading: no group membership, no commits."""
     group = {"group.id": "queenloop-unused", "enable.auto.commit": False}
-    return Consumer(_config(settings, {**CONSUMER, **group}, overrides))
+    return _build(Consumer, _config(settings, {**CONSUMER, **group}, overrides))
 
 
 def make_producer(settings: KafkaSettings, **overrides: Any) -> Producer:
     """Return an idempotent producer."""
-    return Producer(_config(settings, PRODUCER, overrides))
+    return _build(Producer, _config(settings, PRODUCER, overrides))
 
 
 def make_transactional_producer(
-    settings: KafkaSettings, transactional_id: str, **overrides: Any
+    settings: KafkaSettings, transactional_id: str, timeout: float = 30.0, **overrides: Any
 ) -> Producer:
     """Return a producer with `transactional_id`, its transactions initialized."""
-    producer = Producer(
-        _config(settings, {**PRODUCER, "transactional.id": transactional_id}, overrides)
-    )
-    producer.init_transactions(30)
+    config = _config(settings, {**PRODUCER, "transactional.id": transactional_id}, overrides)
+    producer = _build(Producer, config)
+    try:
+        producer.init_transactions(timeout)
+    except KafkaException as exc:
+        raise KafkaFatalError(f"init_transactions failed: {exc.args[0].str()}") from exc
     return producer
 
 
 def make_admin(settings: KafkaSettings, **overrides: Any) -> AdminClient:
-    """Return an admin client."""
+    """Return an admin client (its librdkafka logs go through our throttled logger)."""
     config = {**COMMON, "bootstrap.servers": settings.bootstrap_servers}
     config.update(settings.extra)
     config.update(overrides)
-    return AdminClient(config)
+    config.setdefault("logger", librdkafka_logger)
+    config.setdefault("error_cb", _raise_fatal)
+    return _build(AdminClient, config)

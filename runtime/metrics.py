@@ -54,6 +54,8 @@ class LoopMetrics:
     heartbeat: Gauge
     delivery_errors: Counter
     consumer_lag: Gauge
+    rejections: Counter
+    handler_errors: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry, service: str) -> LoopMetrics:
@@ -97,6 +99,17 @@ class LoopMetrics:
                 f"{p}_consumer_lag",
                 "Records behind the end of each assigned partition (librdkafka statistics)",
                 ["topic", "partition"],
+                registry=registry,
+            ),
+            rejections=Counter(
+                f"{p}_records_rejected",
+                "Input records refused, by reason (each also a dead letter)",
+                ["reason"],
+                registry=registry,
+            ),
+            handler_errors=Counter(
+                f"{p}_handler_errors",
+                "Records (or ticks) on which the handler raised; each record is dead-lettered",
                 registry=registry,
             ),
         )

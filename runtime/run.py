@@ -1,9 +1,11 @@
-"""`make run`: the whole loop on one machine, with a live view.
+"""`make run`: the whole loop on one machine, supervised, with a live view.
 
-Starts the embedded broker (unless KAFKA_BOOTSTRAP_SERVERS is set), creates the topics, starts
-game, inference, joiner and trainer as separate processes, and shows a live view scraped from
-their /metrics. Ctrl-C or SIGTERM stops the services (SIGTERM, then SIGKILL after a grace
-period), then the broker. `--duration` stops after that many seconds.
+Starts the embedded broker (unless KAFKA_BOOTSTRAP_SERVERS is set), creates the topics and a
+development signing key pair (var/keys, on first start), starts game, inference, joiner and
+trainer as separate processes under a supervisor that restarts whatever exits (and the
+embedded broker, if it dies), and shows a live view scraped from their /metrics. Ctrl-C or
+SIGTERM stops the services (SIGTERM, then SIGKILL after a grace period), then the broker.
+`--duration` stops after that many seconds. Bad options are refused before anything starts.
 """
 
 from __future__ import annotations
@@ -12,100 +14,101 @@ import argparse
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
 from runtime.broker import EmbeddedBroker, free_port
 from runtime.kafka import make_admin
 from runtime.settings import KafkaSettings
-from runtime.topics import ensure_topics, topic_specs
+from runtime.signing import ensure_dev_keys
+from runtime.supervise import Child, Supervisor, child_env
+from runtime.topics import check_layout, ensure_topics, specs_from_env
 from runtime.view import Snapshot, render, scrape
 
 logger = logging.getLogger("run")
 
 SERVICES = {
-    "game": ["producers.game"],
-    "inference": ["consumers.inference"],
-    "joiner": ["consumers.joiner"],
-    "trainer": ["trainer"],
+    "game": "producers.game",
+    "inference": "consumers.inference",
+    "joiner": "consumers.joiner",
+    "trainer": "trainer",
 }
 
 
-@dataclass
-class Child:
-    """A service process and its metrics port."""
+def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
 
-    name: str
-    process: subprocess.Popen[bytes]
-    port: int
-
-    def state(self) -> str:
-        """'running', or 'exited N'."""
-        code = self.process.poll()
-        return "running" if code is None else f"exited {code}"
+    return parse
 
 
-def start_services(env: dict[str, str], args: argparse.Namespace, log_dir: str) -> list[Child]:
-    """Start every service with its own metrics port and log file."""
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The options, each checked (a bad one ends `make run` before anything starts)."""
+    parser = argparse.ArgumentParser(
+        description=(__doc__ or "").split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--speed", type=_positive(float), default=20.0, help="game s per wall s")
+    parser.add_argument("--territories", type=_positive(int), default=64)
+    parser.add_argument("--duration", type=float, default=0.0, help="seconds; 0 = until Ctrl-C")
+    parser.add_argument("--rule-switch-tick", type=int, default=None, help="patch day's tick")
+    parser.add_argument("--refresh", type=_positive(float), default=1.0, help="view refresh, s")
+    parser.add_argument("--log-dir", default="var/run-logs")
+    parser.add_argument("--keys", default="var/keys", help="development signing key pair")
+    args = parser.parse_args(argv)
+    if args.duration < 0:
+        parser.error(f"--duration must be >= 0, got {args.duration}")
+    if args.rule_switch_tick is not None and args.rule_switch_tick < 0:
+        parser.error(f"--rule-switch-tick must be >= 0, got {args.rule_switch_tick}")
+    return args
+
+
+def make_children(env: dict[str, str], args: argparse.Namespace) -> list[Child]:
+    """One supervised child per service, each with its metrics port and log file."""
+    os.makedirs(args.log_dir, exist_ok=True)
+    private_key, public_key = ensure_dev_keys(args.keys)
+    # An epoch ends (its pending decisions default) after four ticks of silence, at this speed.
+    idle = max(5.0, 4 * 15.0 / args.speed)
     children = []
-    os.makedirs(log_dir, exist_ok=True)
     for name, module in SERVICES.items():
         port = free_port()
-        child_env = dict(
-            env,
-            QUEEN_METRICS_PORT=str(port),
-            QUEEN_TERRITORIES=str(args.territories),
-            QUEEN_GAME_SPEED=str(args.speed),
-        )
+        extra = {
+            "QUEEN_METRICS_PORT": str(port),
+            "QUEEN_TERRITORIES": str(args.territories),
+            "QUEEN_GAME_SPEED": str(args.speed),
+            "QUEEN_SIGNING_KEY_FILE": str(private_key),
+            "QUEEN_TRUSTED_KEYS": str(public_key.parent),
+            "QUEEN_JOINER_IDLE_TIMEOUT_S": env.get("QUEEN_JOINER_IDLE_TIMEOUT_S", str(idle)),
+        }
         if args.rule_switch_tick is not None:
-            child_env["QUEEN_GAME_RULE_SWITCH_TICK"] = str(args.rule_switch_tick)
-        log = open(os.path.join(log_dir, f"{name}.log"), "ab")  # noqa: SIM115
-        process = subprocess.Popen(
-            [sys.executable, "-m", *module],
-            env=child_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        log.close()
-        children.append(Child(name, process, port))
+            extra["QUEEN_GAME_RULE_SWITCH_TICK"] = str(args.rule_switch_tick)
+        log_path = os.path.join(args.log_dir, f"{name}.log")
+        children.append(Child(name, module, child_env(env, **extra), log_path, port))
     return children
 
 
-def stop_services(children: list[Child], grace: float = 15.0) -> None:
-    """SIGTERM every service, wait up to `grace` seconds, SIGKILL what is left."""
-    for child in children:
-        if child.process.poll() is None:
-            child.process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for child in children:
-        try:
-            child.process.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            logger.warning("%s did not stop in %.0fs: killing it", child.name, grace)
-            child.process.kill()
-            child.process.wait()
-
-
-def watch(children: list[Child], stop: threading.Event, duration: float, every: float) -> None:
-    """Refresh the view until `stop` is set or `duration` seconds passed (0: no limit)."""
+def watch(supervisor: Supervisor, stop: threading.Event, duration: float, every: float) -> None:
+    """Supervise and refresh the view until `stop` is set or `duration` seconds passed."""
     tty = sys.stdout.isatty()
     started = time.monotonic()
     before: Snapshot | None = None
     previous: Snapshot | None = None
+    children = supervisor.children
     while not stop.wait(every):
+        supervisor.check()
         now = Snapshot(time.time(), {c.name: scrape(c.port) for c in children})
-        lines = render(now, before, {c.name: c.state() for c in children})
+        states = {c.name: c.state() for c in children}
+        lines = render(now, before, states) + supervisor.events
         if tty:
             sys.stdout.write("\x1b[H\x1b[2J" + "\n".join(lines) + "\n")
         else:
-            sys.stdout.write(
-                f"[{time.monotonic() - started:6.1f}s] " + " | ".join(lines[6:]) + "\n"
-            )
+            body = " | ".join(render(now, before, states)[6:])
+            sys.stdout.write(f"[{time.monotonic() - started:6.1f}s] {body}\n")
         sys.stdout.flush()
         previous, before = before, now
         if duration and time.monotonic() - started >= duration:
@@ -117,14 +120,7 @@ def watch(children: list[Child], stop: threading.Event, duration: float, every: 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the loop until Ctrl-C, SIGTERM or the duration."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--speed", type=float, default=20.0, help="game seconds per wall second")
-    parser.add_argument("--territories", type=int, default=64)
-    parser.add_argument("--duration", type=float, default=0.0, help="seconds; 0 = until Ctrl-C")
-    parser.add_argument("--rule-switch-tick", type=int, default=None)
-    parser.add_argument("--refresh", type=float, default=1.0, help="seconds between refreshes")
-    parser.add_argument("--log-dir", default="var/run-logs")
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s run: %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -132,27 +128,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = dict(os.environ)
     broker = None
     if not env.get("KAFKA_BOOTSTRAP_SERVERS"):
-        broker = EmbeddedBroker().start()
+        broker = EmbeddedBroker(port=free_port()).start()
         env["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
     try:
         settings = KafkaSettings.from_env(env)
-        ensure_topics(make_admin(settings), topic_specs(settings))
+        specs = specs_from_env(env)
+
+        def create_topics() -> None:
+            admin = make_admin(settings)
+            ensure_topics(admin, specs)
+            check_layout(admin, specs)
+
+        create_topics()
         logger.info("broker %s; topics ready; logs in %s", settings.bootstrap_servers, args.log_dir)
-        children = start_services(env, args, args.log_dir)
+        supervisor = Supervisor(make_children(env, args), broker, create_topics)
+        supervisor.start_all()
         try:
-            watch(children, stop, args.duration, args.refresh)
+            watch(supervisor, stop, args.duration, args.refresh)
         finally:
-            stop_services(children)
-        failed = [c for c in children if c.process.returncode not in (0, -signal.SIGTERM)]
-        for child in failed:
+            supervisor.stop_all()
+        for child in supervisor.failed():
             logger.error(
-                "%s exited with %s (see %s/%s.log)",
+                "%s exited with %s (see %s)",
                 child.name,
-                child.process.returncode,
-                args.log_dir,
-                child.name,
+                child.process.returncode if child.process else None,
+                child.log_path,
             )
-        return 1 if failed else 0
+        return 1 if supervisor.failed() else 0
     finally:
         if broker is not None:
             broker.stop()

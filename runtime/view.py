@@ -66,6 +66,7 @@ def render(now: Snapshot, before: Snapshot | None, alive: dict[str, str]) -> lis
     send_ratio = (
         send / (send + wait) if send is not None and wait is not None and send + wait else None
     )
+    late = now.value("game", "queen_game_decisions_total", status="late")
     lines = [
         "queenloop — Ctrl-C stops everything (services first, broker last)",
         "service     state        in/s       out/s",
@@ -108,10 +109,11 @@ def render(now: Snapshot, before: Snapshot | None, alive: dict[str, str]) -> lis
             _fmt(send_ratio, ".2f"),
             _fmt(now.value("game", "queen_game_rules_version")),
         ),
-        "joiner pending {} · expired {} · late decisions {} · dead letters {}".format(
+        "joiner pending {} · expired {} · late decisions {}{} · dead letters {}".format(
             _fmt(now.value("joiner", "queen_joiner_pending_decisions")),
             _fmt(now.value("joiner", "queen_joiner_events_total", outcome="defaulted")),
-            _fmt(now.value("game", "queen_game_decisions_total", status="late")),
+            _fmt(late),
+            " (came after their tick: inference behind or restarting)" if late else "",
             _fmt(sum(now.total(s, f"queen_{s}_dead_letters_total") or 0 for s in alive)),
         ),
     ]

@@ -75,7 +75,7 @@ class ScriptedConsumer:
     closed: bool = False
     subscribed: list[str] = field(default_factory=list)
 
-    def subscribe(self, topics: list[str], on_revoke: Any = None) -> None:
+    def subscribe(self, topics: list[str], on_assign: Any = None, on_revoke: Any = None) -> None:
         self.subscribed = list(topics)
 
     def consume(self, _num: int, _timeout: float) -> list[MessageStub]:

@@ -15,14 +15,14 @@ from prometheus_client import CollectorRegistry
 from runtime.dead_letter import DeadLetterPublisher
 from runtime.kafka import make_consumer, make_producer
 from runtime.logs import configure_logging
-from runtime.loop import LoopConfig, Outgoing, ServiceLoop, install_signal_handlers
+from runtime.loop import Handler, LoopConfig, Outgoing, ServiceLoop, install_signal_handlers
 from runtime.metrics import LoopMetrics
 from runtime.settings import KafkaSettings
 from schemas.codec import AvroSingleObjectCodec
 from schemas.records import Reward
 
 
-class Copy:
+class Copy(Handler):
     def __init__(self, out_topic: str) -> None:
         self.out_topic = out_topic
 

@@ -17,7 +17,7 @@ from runtime.broker import EmbeddedBroker, answers
 from runtime.dead_letter import DeadLetterPublisher
 from runtime.errors import TopicMismatchError
 from runtime.kafka import make_admin, make_consumer, make_producer
-from runtime.loop import LoopConfig, Outgoing, ServiceLoop
+from runtime.loop import Handler, LoopConfig, Outgoing, ServiceLoop
 from runtime.metrics import LoopMetrics
 from runtime.topics import TopicSpec, ensure_topics, topic_specs
 from schemas.codec import MARKER, AvroSingleObjectCodec, load_schema
@@ -66,7 +66,7 @@ def test_co_partitioned_topics_with_different_counts_are_refused(kafka, topic_pr
     assert settings.topic("rewards") not in admin.list_topics(timeout=10).topics
 
 
-class Copy:
+class Copy(Handler):
     def __init__(self, out):
         self.out = out
 

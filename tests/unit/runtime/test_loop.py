@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry
 
 from runtime.dead_letter import DeadLetterPublisher
 from runtime.health import Heartbeat, is_fresh
-from runtime.loop import Incoming, LoopConfig, Outgoing, Rejected, ServiceLoop
+from runtime.loop import Handler, Incoming, LoopConfig, Outgoing, Rejected, ServiceLoop
 from runtime.metrics import LoopMetrics
 from schemas.codec import AvroSingleObjectCodec
 from schemas.enums import ErrorKind
@@ -20,7 +20,7 @@ def reward(seq: int) -> Reward:
     return Reward("t-0001", seq, 1000 * seq, 0, 1, 0.5, {"gain": 0.5})
 
 
-class EchoHandler:
+class EchoHandler(Handler):
     """Re-emits every reward to 'out'; rejects seq 13."""
 
     def handle(self, batch: list[Incoming], now: float):
