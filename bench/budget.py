@@ -41,6 +41,9 @@ class _At:
     def offset(self) -> int:
         return self._offset
 
+    def value(self) -> bytes:
+        return b""
+
 
 def _us_per_record(step: Callable[[], Any], n: int, repeats: int) -> float:
     best = float("inf")
@@ -54,7 +57,7 @@ def _us_per_record(step: Callable[[], Any], n: int, repeats: int) -> float:
 def inference(n: int = 2000, repeats: int = 5) -> dict[str, float]:
     """Microseconds per observation: decode it, decide (a batch of n), encode the decision."""
     data = [CODEC.encode(observation(i % 64, i // 64)) for i in range(n)]
-    handler = InferenceHandler(ModelSlot(initial_model(0)), ExplorationPolicy(seed=0), "d", 64)
+    handler = InferenceHandler(ModelSlot(initial_model(0)), ExplorationPolicy(seed=0), "d")
     records = [CODEC.decode(d, Observation) for d in data]
     batch = [Incoming(r, None) for r in records]
     outputs = handler.handle(batch, time.time())

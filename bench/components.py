@@ -12,9 +12,9 @@ import numpy as np
 from prometheus_client import CollectorRegistry
 
 from bench.profiling import Rate, ThreadClock, profiled
-from consumers.joiner.__main__ import JoinerSettings
 from consumers.joiner.handler import JoinHandler
 from consumers.joiner.pending import PendingJoin
+from consumers.joiner.settings import JoinerSettings
 from queen.features import extract_features
 from queen.gate import SimulationGate
 from queen.model import initial_model

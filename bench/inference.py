@@ -71,7 +71,7 @@ def batched(
     loop_metrics = LoopMetrics.create(registry, "inference")
     metrics = InferenceMetrics.create(registry)
     handler = InferenceHandler(
-        ModelSlot(initial_model(0)), ExplorationPolicy(seed=0), sink, 64, 0.0, metrics
+        ModelSlot(initial_model(0)), ExplorationPolicy(seed=0), sink, 0.0, metrics
     )
     producer = make_producer(settings)
     dead = DeadLetterPublisher(
@@ -118,7 +118,7 @@ def naive(settings: KafkaSettings, source: str, sink: str, n: int) -> float:
     consumer = make_consumer(settings, f"naive-{uuid.uuid4().hex[:8]}")
     consumer.subscribe([source])
     producer = make_producer(settings, **{"linger.ms": 0})
-    handler = InferenceHandler(ModelSlot(initial_model(0)), ExplorationPolicy(seed=0), sink, 64)
+    handler = InferenceHandler(ModelSlot(initial_model(0)), ExplorationPolicy(seed=0), sink)
     done, started = 0, None
     while done < n:
         message = consumer.poll(1.0)

@@ -8,7 +8,6 @@ ObservationError naming the field. numpy only.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 import re
@@ -21,18 +20,22 @@ import numpy as np
 from queen.errors import ObservationError
 from queen.rules import N_CHUNKS, N_TYPES
 
-TERRITORY_ID = re.compile(r"^t-(\d{4,})$")
+TERRITORY_ID = re.compile(r"^t-(\d{4,9})$")  # the simulator's names; other games name freely
 SCALAR_FIELDS = ("resources", "income", "upkeep", "base_health", "units_lost")
 NO_NEW_THREAT = (0.0,) * N_CHUNKS  # observations written before new_threat existed
 ARRAY_FIELDS = {"chunk_threat": N_CHUNKS, "chunk_units": N_CHUNKS, "unit_counts": N_TYPES}
 
 
-@functools.lru_cache(maxsize=65_536)  # a game has few territories; each id is parsed once
 def territory_index(territory_id: str) -> int:
-    """Return the index of a territory id 't-0007' -> 7; ObservationError when malformed."""
+    """Return the simulator's index of a territory id 't-0007' -> 7; ObservationError if not one.
+
+    Only the simulated world numbers its territories; to every service a territory id is an
+    opaque, bounded string (the contract bounds its length).
+    """
     match = TERRITORY_ID.match(territory_id) if isinstance(territory_id, str) else None
     if match is None:
-        raise ObservationError(f"territory_id={territory_id!r}: expected 't-' and 4+ digits")
+        shown = territory_id if len(str(territory_id)) <= 40 else f"{str(territory_id)[:40]}..."
+        raise ObservationError(f"territory_id={shown!r}: not a simulator id ('t-' and 4-9 digits)")
     return int(match.group(1))
 
 
@@ -70,7 +73,11 @@ class TerritoryBatch:
 
     @classmethod
     def from_rows(cls, rows: Sequence[Any]) -> TerritoryBatch:
-        """Build a batch from objects carrying the Observation field names (e.g. records)."""
+        """Build a batch from objects carrying the Observation field names (e.g. records).
+
+        Territory ids are opaque outside the simulator: the `territory` column is 0 here
+        (nothing computed from an observation depends on it).
+        """
         n = len(rows)
 
         def column(name: str, dtype: type) -> np.ndarray:
@@ -81,7 +88,7 @@ class TerritoryBatch:
             return np.fromiter(flat, dtype, n * width).reshape(n, width)
 
         return cls(
-            territory=np.fromiter((territory_index(r.territory_id) for r in rows), np.int64, n),
+            territory=np.zeros(n, dtype=np.int64),
             seq=column("seq", np.int64),
             resources=column("resources", np.float64),
             income=column("income", np.float64),
@@ -101,15 +108,11 @@ class TerritoryBatch:
         )
 
 
-def check_known(territory: str, rules_version: int, n_territories: int, known_rules: Any) -> None:
-    """Raise ObservationError unless the territory and the rules version are known.
+def check_known(rules_version: int, known_rules: Any) -> None:
+    """Raise ObservationError unless the rules version is known.
 
-    The domain checks left once a record passed the contract's own validation (the codec's).
+    The domain check left once a record passed the contract's own validation (the codec's).
     """
-    index = territory_index(territory)
-    if index >= n_territories:
-        msg = f"territory_id={territory!r}: unknown territory (world has {n_territories})"
-        raise ObservationError(msg)
     if rules_version not in known_rules:
         raise ObservationError(f"rules_version={rules_version!r}: unknown rules")
 
@@ -122,11 +125,11 @@ def _number(name: str, value: Any) -> float:
     return float(value)
 
 
-def validate_raw(obs: Any, n_territories: int) -> None:
+def validate_raw(obs: Any) -> None:
     """Raise ObservationError when a raw observation cannot be turned into features.
 
     Checks: every field present; numbers finite; counts and amounts non-negative; threat and
-    base health in [0, 1]; arrays of the right length; territory id known to the world.
+    base health in [0, 1]; arrays of the right length.
     """
     missing = [
         name
@@ -135,10 +138,6 @@ def validate_raw(obs: Any, n_territories: int) -> None:
     ]
     if missing:
         raise ObservationError(f"missing field(s): {', '.join(missing)}")
-    index = territory_index(obs.territory_id)
-    if index >= n_territories:
-        msg = f"territory_id={obs.territory_id!r}: unknown territory (world has {n_territories})"
-        raise ObservationError(msg)
     if _number("seq", obs.seq) < 0:
         raise ObservationError(f"seq={obs.seq!r}: must be >= 0")
     for name in SCALAR_FIELDS:

@@ -6,21 +6,20 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from queen.model import initial_model
-from queen.weights import load_weights
 from runtime.kafka import make_consumer, make_reader
 from runtime.loop import LoopConfig
-from runtime.service import ServiceContext, service_parser
-from runtime.settings import env_str
-from runtime.topics import EXPERIENCES, MODEL_VERSIONS
+from runtime.model_versions import VersionCheck
+from runtime.service import ServiceContext, run_service, service_parser
+from runtime.signing import Signer, Verifier, load_private_key, load_trusted_keys
+from runtime.topics import DEAD_LETTERS, EXPERIENCES, MODEL_VERSIONS
 from schemas.records import Experience
 from trainer.buffer.buffer import make_buffer
-from trainer.checkpoint import load_latest
-from trainer.learner import Learner
 from trainer.metrics import TrainerMetrics
 from trainer.publisher import latest_published
-from trainer.rebuild import rebuild
+from trainer.rebuild import committed_offsets, rebuild
+from trainer.resume import resume
 from trainer.service import TrainerHandler
+from trainer.service_settings import TrainerServiceSettings
 from trainer.settings import ContinuousTrainingConfig
 from trainer.watchdog import Watchdog
 
@@ -42,39 +41,53 @@ def main(argv: Sequence[str] | None = None) -> int:
             "interval": "QUEEN_TRAINER_TRAINING_INTERVAL",
             "checkpoint_dir": "QUEEN_TRAINER_CHECKPOINT_DIR",
         },
+        (EXPERIENCES, MODEL_VERSIONS, DEAD_LETTERS),
     )
     config = ContinuousTrainingConfig.from_env(ctx.environ)
-    checkpoint_dir = env_str(ctx.environ, "QUEEN_TRAINER_CHECKPOINT_DIR", "var/checkpoints")
-    group = env_str(ctx.environ, "QUEEN_TRAINER_GROUP", "queen-trainer")
-    learner = resume(ctx, config, checkpoint_dir)
-    buffer = make_buffer(config)
+    settings = TrainerServiceSettings.from_env(ctx.environ)
+    signer = Signer(load_private_key(settings.signing_key_file))
+    verifier = Verifier(load_trusted_keys(settings.trusted_keys))
+    if signer.key_id not in verifier.trusted:
+        logger.warning("the signing key %s is not among QUEEN_TRUSTED_KEYS", signer.key_id)
+    check = VersionCheck(config.model_name, verifier, settings.max_version_jump)
     experiences_topic = ctx.kafka.topic(EXPERIENCES)
-    rebuild(
-        buffer,
-        make_consumer(ctx.kafka, group),
-        make_reader(ctx.kafka),
-        experiences_topic,
-        ctx.codec,
+    topic_id = ctx.cluster.topic_id(experiences_topic)
+    published = latest_published(
+        make_reader(ctx.kafka), ctx.kafka.topic(MODEL_VERSIONS), ctx.codec, check
     )
+    point = resume(config, settings.checkpoint_dir, published, topic_id)
+    ends = (
+        point.offsets
+        if point.offsets is not None
+        else committed_offsets(make_consumer(ctx.kafka, settings.group_id), experiences_topic)
+    )
+    buffer = make_buffer(config)
+    rebuild(buffer, make_reader(ctx.kafka), experiences_topic, ctx.codec, ends)
     metrics = TrainerMetrics.create(ctx.registry)
-    metrics.current_model_version.set(learner.version)
+    metrics.current_model_version.set(point.weights_version)
     metrics.buffer_size.set(len(buffer))
-    taken_path = env_str(ctx.environ, "QUEEN_TRAINER_TAKEN_LOG", "")
-    taken_log = open(taken_path, "a", encoding="utf-8") if taken_path else None  # noqa: SIM115
+    taken_log = (
+        open(settings.taken_log, "a", encoding="utf-8")  # noqa: SIM115
+        if settings.taken_log
+        else None
+    )
     handler = TrainerHandler(
-        learner,
+        point.learner,
         buffer,
         config,
         ctx.kafka.topic(MODEL_VERSIONS),
+        signer,
         metrics,
         taken_log,
-        checkpoint_dir,
+        settings.checkpoint_dir,
     )
+    handler.resume_at(point.offsets, topic_id)
+    handler.parent_override = point.weights_version
     limit = config.watchdog_multiple * max(config.training_interval, 0.1)
     Watchdog(lambda: handler.waiting_since, limit, ctx.stop).start()
     tick = min(0.05, config.training_interval / 4) if config.training_interval > 0 else 0.0
     loop = ctx.loop(
-        group,
+        settings.group_id,
         {experiences_topic: Experience},
         handler,
         LoopConfig(batch_size=1000, poll_timeout=0.01, tick_interval=tick, commit_interval=1.0),
@@ -88,34 +101,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def resume(ctx: ServiceContext, config: ContinuousTrainingConfig, checkpoint_dir: str) -> Learner:
-    """Return a learner at the newer of the last checkpoint and the latest published version."""
-    topic = ctx.kafka.topic(MODEL_VERSIONS)
-    latest = latest_published(make_reader(ctx.kafka), topic, config.model_name, ctx.codec)
-    checkpoint = load_latest(checkpoint_dir) if checkpoint_dir else None
-    if checkpoint is not None and (latest is None or checkpoint.version >= latest.version):
-        logger.info("resuming from checkpoint version %d", checkpoint.version)
-        return Learner(
-            checkpoint.model,
-            config,
-            checkpoint.version,
-            checkpoint.step,
-            checkpoint.optimizer_state,
-        )
-    if latest is not None:
-        logger.info("resuming from published version %d", latest.version)
-        model = load_weights(
-            latest.weights,
-            latest.sha256,
-            latest.architecture_fingerprint,
-            latest.feature_fingerprint,
-        )
-        return Learner(
-            model, config, latest.version, latest.training.step if latest.training else 0
-        )
-    logger.info("starting from the seeded initial model (version 0)")
-    return Learner(initial_model(config.seed), config)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_service(main))

@@ -2,8 +2,10 @@
 
 A checkpoint is a directory `ckpt-<version>` holding model.safetensors, optimizer.safetensors
 (every tensor of the optimizer state) and meta.json (version, step, the optimizer's non-tensor
-state, the model's sha256). It is written to a temporary directory and renamed, so a crash never
-leaves half a checkpoint; the newest `keep` are kept.
+state, the model's sha256, and how far the experiences topic had been read: its topic id and
+the next offset per partition, so a resumed trainer neither skips nor re-takes an experience).
+It is written to a temporary directory and renamed, so a crash never leaves half a checkpoint;
+the newest `keep` are kept.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,8 @@ class Checkpoint:
     step: int
     model: QueenNN
     optimizer_state: dict[str, Any]
+    input_topic_id: str = ""
+    input_offsets: dict[int, int] = field(default_factory=dict)
 
 
 def save_checkpoint(
@@ -40,6 +44,8 @@ def save_checkpoint(
     version: int,
     step: int,
     keep: int = 3,
+    input_topic_id: str = "",
+    input_offsets: dict[int, int] | None = None,
 ) -> Path:
     """Write a checkpoint of `version`; return its directory."""
     root = Path(directory)
@@ -66,6 +72,8 @@ def save_checkpoint(
         "param_groups": state["param_groups"],
         "scalars": scalars,
         "created_at": time.time(),
+        "input_topic_id": input_topic_id,
+        "input_offsets": {str(p): o for p, o in (input_offsets or {}).items()},
     }
     (tmp / "meta.json").write_text(json.dumps(meta))
     shutil.rmtree(final, ignore_errors=True)
@@ -89,5 +97,38 @@ def load_latest(directory: str | Path) -> Checkpoint | None:
             index, key = name.split(".", 1)
             state.setdefault(int(index), {})[key] = value
         optimizer_state = {"state": state, "param_groups": meta["param_groups"]}
-        return Checkpoint(meta["version"], meta["step"], model, optimizer_state)
+        offsets = {int(p): int(o) for p, o in meta.get("input_offsets", {}).items()}
+        return Checkpoint(
+            meta["version"],
+            meta["step"],
+            model,
+            optimizer_state,
+            meta.get("input_topic_id", ""),
+            offsets,
+        )
     return None
+
+
+HIGH_WATER = "published-version"
+
+
+def reserve_version(directory: str | Path, version: int) -> None:
+    """Record that `version` is about to be published (before it is), atomically.
+
+    A resumed trainer numbers on from the highest version ever reserved here, so a number is
+    never used twice, even for a version whose record never reached the broker, or after the
+    broker lost the model topic.
+    """
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".{HIGH_WATER}.{os.getpid()}"
+    tmp.write_text(str(version))
+    tmp.replace(root / HIGH_WATER)
+
+
+def reserved_version(directory: str | Path) -> int:
+    """The highest version reserved in `directory` (0 when none)."""
+    try:
+        return int((Path(directory) / HIGH_WATER).read_text())
+    except (OSError, ValueError):
+        return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -86,3 +87,31 @@ class TrainerMetrics:
                 "version_age_seconds", "Seconds since the last version was published"
             ),
         )
+
+    def step(
+        self,
+        elapsed: float,
+        interval: float,
+        loss: float,
+        batch_size: int,
+        agreements: Sequence[float],
+        version: int,
+        step_times: Sequence[float],
+    ) -> None:
+        """Account for one published training step (`agreements`: recent, newest last)."""
+        self.training_steps.inc()
+        self.batches_trained.inc()
+        self.batch_size.observe(batch_size)
+        self.loss.set(loss)
+        self.step_seconds.observe(elapsed)
+        self.current_model_version.set(version)
+        self.versions_published.inc()
+        self.gate_agreement.set(agreements[-1])
+        self.gate_agreement_average.set(sum(agreements) / len(agreements))
+        self.utilization.set(min(1.0, elapsed / interval) if interval > 0 else 1.0)
+        now = step_times[-1]
+        window = [t for t in step_times if t >= now - 10.0]
+        span = now - window[0] if len(window) > 1 else 0.0
+        self.steps_per_second.set((len(window) - 1) / span if span > 0 else 0.0)
+        if elapsed > interval > 0:
+            self.overruns.inc()

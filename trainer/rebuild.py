@@ -1,9 +1,11 @@
 """Refilling the replay buffer after a restart from the tail of the experiences topic.
 
-The tail ends, per partition, at the trainer group's committed offset (exact: the group wrote
-it), not at the high watermark (Tansu reports it wrong). From up to `capacity` records before
-that offset, the newest `capacity` experiences by event time go back into the buffer; the
-service then consumes on from the committed offsets.
+The tail ends, per partition, where the version the trainer resumes from had read to (its
+`input_offsets`; the group's committed offsets for a version that predates them), never at the
+high watermark (Tansu reports it wrong). From up to `capacity` records before that offset, the
+newest `capacity` experiences (by when they were joined: event times of different epochs do not
+compare) go back into the buffer, marked as already trained on; the service then consumes on
+from the same offsets, so each experience enters one incarnation's buffer as new exactly once.
 """
 
 from __future__ import annotations
@@ -24,13 +26,16 @@ logger = logging.getLogger(__name__)
 
 def committed_offsets(consumer: Any, topic: str, timeout: float = 10.0) -> dict[int, int]:
     """Return partition -> committed offset of `consumer`'s group (partitions with one)."""
-    metadata = consumer.list_topics(topic, timeout=timeout)
-    partitions = [TopicPartition(topic, p) for p in metadata.topics[topic].partitions]
-    return {
-        tp.partition: tp.offset
-        for tp in consumer.committed(partitions, timeout=timeout)
-        if tp.offset >= 0
-    }
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout)
+        partitions = [TopicPartition(topic, p) for p in metadata.topics[topic].partitions]
+        return {
+            tp.partition: tp.offset
+            for tp in consumer.committed(partitions, timeout=timeout)
+            if tp.offset >= 0
+        }
+    finally:
+        consumer.close()
 
 
 def read_tail(
@@ -70,19 +75,17 @@ def read_tail(
 
 def rebuild(
     buffer: ReplayBuffer,
-    group_consumer: Any,
     reader: Any,
     topic: str,
     codec: Codec,
+    ends: dict[int, int],
 ) -> int:
-    """Refill `buffer` from the tail of `topic`; return how many experiences went in."""
+    """Refill `buffer` from the tail of `topic` ending at `ends`; return how many went in."""
     try:
-        ends = committed_offsets(group_consumer, topic)
         experiences = read_tail(reader, codec, topic, ends, buffer.storage.capacity)
     finally:
-        group_consumer.close()
         reader.close()
-    experiences.sort(key=lambda e: e.decision.event_time)
+    experiences.sort(key=lambda e: e.joined_at)
     # Read before the restart, so trained on then: a later step is not their first use.
     added = sum(buffer.add(e, used=True) for e in experiences[-buffer.storage.capacity :])
     logger.info("replay buffer refilled with %d experiences from %s", added, topic)

@@ -1,18 +1,21 @@
 """Inference's handler (pure): a batch of Observations → one Decision each, or a rejection.
 
-Domain checks (queen.state.check_known; the codec checked the contract already) → features →
-QueenNN with the served version → the exploring policy (propensity) → the simulation gate for
-the observation's rules version.
+Domain checks (queen.state.check_known: a rules version the gate knows; the codec checked the
+contract already) → features → QueenNN with the served version → the exploring policy
+(propensity) → the simulation gate for the observation's rules version. Territory ids are
+opaque: any id the contract allows is decided for. The wall clock and the decision ids come
+from injected sources, so a test fixes both.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from typing_extensions import override
 
 from consumers.inference.model_slot import ModelSlot
 from queen.errors import ObservationError
@@ -21,7 +24,7 @@ from queen.gate import SimulationGate
 from queen.policy import ExplorationPolicy
 from queen.rules import N_CHUNKS, N_TYPES, RULE_SETS, SPAWN_TYPES
 from queen.state import TerritoryBatch, check_known
-from runtime.loop import Incoming, Outgoing, Rejected
+from runtime.handler import Handler, Incoming, Outgoing, Rejected
 from runtime.metrics import observe_many
 from schemas.enums import GateDecision, SpawnType
 from schemas.records import Action, Decision
@@ -33,7 +36,18 @@ ACTIONS = tuple(
 )
 
 
-class InferenceHandler:
+def random_ids(n: int) -> list[str]:
+    """`n` fresh decision ids: 32 hex digits of os.urandom each."""
+    text = os.urandom(16 * n).hex()
+    return [text[32 * i : 32 * i + 32] for i in range(n)]
+
+
+def wall_clock_us() -> int:
+    """Microseconds since the Unix epoch, now."""
+    return time.time_ns() // 1000
+
+
+class InferenceHandler(Handler):
     """Turns observations into decisions with the model the slot serves."""
 
     def __init__(
@@ -41,19 +55,22 @@ class InferenceHandler:
         slot: ModelSlot,
         policy: ExplorationPolicy,
         decisions_topic: str,
-        n_territories: int,
         gate_threshold: float = 0.0,
         metrics: Any = None,
+        wall_us: Callable[[], int] = wall_clock_us,
+        new_ids: Callable[[int], list[str]] = random_ids,
     ) -> None:
         """Decide with `slot`'s model and `policy`; write to `decisions_topic`."""
         self.slot = slot
         self.policy = policy
         self.decisions_topic = decisions_topic
-        self.n_territories = n_territories
         self.gates = {v: SimulationGate(r, gate_threshold) for v, r in RULE_SETS.items()}
         self.metrics = metrics
+        self.wall_us = wall_us
+        self.new_ids = new_ids
         self.served_version = -1  # the version of the last batch decided
 
+    @override
     def handle(self, batch: Sequence[Incoming], now: float) -> list[Outgoing | Rejected]:
         """Decide for every valid observation of the batch."""
         started = time.perf_counter()
@@ -62,9 +79,9 @@ class InferenceHandler:
         for item in batch:
             obs = item.record  # the codec validated it against the contract already
             try:
-                check_known(obs.territory_id, obs.rules_version, self.n_territories, self.gates)
+                check_known(obs.rules_version, self.gates)
             except ObservationError as exc:
-                out.append(Rejected(item, exc))
+                out.append(Rejected(item, exc, reason="unknown_rules"))
                 continue
             valid.append(item)
         if valid:
@@ -88,8 +105,8 @@ class InferenceHandler:
             verdict = gate.evaluate(features[rows], chosen.actions[rows], chosen.confidence[rows])
             send[rows], expected[rows] = verdict.send, verdict.expected_reward
             versions[int(version)] = verdict.gate_version
-        decided_at = time.time_ns() // 1000
-        ids = os.urandom(16 * len(records)).hex()
+        decided_at = self.wall_us()
+        ids = self.new_ids(len(records))
         verdicts = [GateDecision.SEND if s else GateDecision.WAIT for s in send.tolist()]
         columns = zip(
             records,
@@ -104,7 +121,7 @@ class InferenceHandler:
         out: list[Outgoing | Rejected] = []
         for i, (obs, row, action, propensity, confidence, verdict, reward) in enumerate(columns):
             decision = Decision(
-                decision_id=ids[32 * i : 32 * i + 32],
+                decision_id=ids[i],
                 observation_id=obs.observation_id,
                 territory_id=obs.territory_id,
                 seq=obs.seq,
@@ -120,6 +137,7 @@ class InferenceHandler:
                 gate_decision=verdict,
                 expected_reward=reward,
                 gate_version=versions[obs.rules_version],
+                epoch=obs.epoch,
             )
             out.append(Outgoing(self.decisions_topic, obs.territory_id.encode(), decision))
         if self.metrics is not None:

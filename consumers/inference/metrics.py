@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from runtime.metrics import SECONDS_BUCKETS
+from runtime.model_versions import REASONS
 
 # Seconds from a reward to serving what was learnt from it: about one training interval or more.
 FRESHNESS_BUCKETS = (0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 300)
@@ -76,16 +77,6 @@ class InferenceMetrics:
         )
         for gate in ("SEND", "WAIT"):
             metrics.decisions.labels(gate=gate)
-        for reason in (
-            "sha256",
-            "architecture",
-            "feature",
-            "non-finite",
-            "shape",
-            "readable",
-            "stale",
-            "undecodable",
-            "invalid",
-        ):
+        for reason in REASONS:
             metrics.versions_rejected.labels(reason=reason)
         return metrics

@@ -1,9 +1,12 @@
 """The served model: an immutable (version, model) pair swapped by one reference assignment.
 
 A background thread follows the model-versions topic from the beginning (no consumer group:
-every instance reads it whole), validates each version (sha256, architecture and feature
-fingerprints, finite weights, newer than the one served), builds the model aside and swaps it
-in. Inference reads `slot.current` once per batch and never waits for the reader.
+every instance reads it whole). Of each batch it reads, it keeps only the newest version that
+passes the checks of runtime/model_versions.py (signed by a trusted key, sha256, not stale, no
+absurd jump, not from the future), loads its weights aside (fingerprints, names, shapes, finite
+values) and swaps it in. A refused version is counted by reason, logged (rate-limited) and
+dead-lettered; nothing a record holds can end the thread. Inference reads `slot.current` once
+per batch and never waits for the reader.
 """
 
 from __future__ import annotations
@@ -11,18 +14,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from queen.errors import WeightsError
 from queen.model import QueenNN
 from queen.weights import load_weights
+from runtime.logs import RateLimit
+from runtime.model_versions import Rejection, VersionCheck, newest_valid
 from runtime.tail import assign_from_beginning
 from schemas.codec import Codec
-from schemas.errors import SchemaError
 from schemas.records import ModelVersion
 
 logger = logging.getLogger(__name__)
+
+WEIGHT_REASONS = ("sha256", "architecture", "feature", "non-finite", "shape", "readable")
 
 
 @dataclass(frozen=True)
@@ -34,7 +41,7 @@ class Served:
 
 
 class ModelSlot:
-    """Holds the served model; `offer` validates and swaps in a newer version."""
+    """Holds the served model; `offer` loads a checked version and swaps it in."""
 
     def __init__(self, initial: QueenNN, metrics: Any = None) -> None:
         """Serve version 0 (`initial`) until a valid version arrives."""
@@ -44,6 +51,7 @@ class ModelSlot:
         # them (a version swapped out before any decision hands its times to the next one).
         self._first_use: list[tuple[int, tuple[int, ...]]] = []
         self._lock = threading.Lock()
+        self._log_limit = RateLimit(10.0)
 
     def take_first_use(self, served_version: int) -> list[int]:
         """Reward times of the versions up to `served_version` not taken yet, now taken."""
@@ -53,9 +61,9 @@ class ModelSlot:
         return taken
 
     def offer(self, version: ModelVersion, now_us: int | None = None) -> bool:
-        """Swap in `version` when it is newer and valid; return whether it was."""
+        """Swap in `version` (already checked) when its weights load; return whether it was."""
         if version.version <= self.current.version:
-            self._reject("stale", f"version {version.version} <= served {self.current.version}")
+            self.reject(Rejection("stale", f"version {version.version} <= served"))
             return False
         try:
             model = load_weights(
@@ -65,13 +73,14 @@ class ModelSlot:
                 version.feature_fingerprint,
             )
         except WeightsError as exc:
-            self._reject(_reason(str(exc)), f"version {version.version}: {exc}")
+            self.reject(Rejection(_reason(str(exc)), f"version {version.version}: {exc}"))
             return False
         if version.training is not None and version.training.first_use_reward_emitted_at:
             with self._lock:
                 self._first_use.append(
                     (version.version, version.training.first_use_reward_emitted_at)
                 )
+                del self._first_use[:-100]  # versions never served keep at most 100 entries
         self.current = Served(version.version, model)  # one reference assignment
         if self.metrics is not None:
             self.metrics.versions_loaded.inc()
@@ -81,49 +90,85 @@ class ModelSlot:
         logger.info("serving model version %d", version.version)
         return True
 
-    def _reject(self, reason: str, message: str) -> None:
+    def reject(self, rejection: Rejection) -> None:
+        """Count a refused version by reason; log it (at most once per 10 s per reason)."""
         if self.metrics is not None:
-            self.metrics.versions_rejected.labels(reason=reason).inc()
-        if reason != "stale":
-            logger.warning("model version rejected (%s): %s", reason, message)
+            self.metrics.versions_rejected.labels(reason=rejection.reason).inc()
+        if rejection.reason == "stale":
+            return
+        held = self._log_limit.allow(rejection.reason)
+        if held is not None:
+            logger.warning(
+                "model version rejected (%s): %s (%d more held back)",
+                rejection.reason,
+                rejection,
+                held,
+            )
 
 
 def _reason(message: str) -> str:
-    for reason in ("sha256", "architecture", "feature", "non-finite", "shape", "readable"):
+    for reason in WEIGHT_REASONS:
         if reason in message:
             return reason
     return "invalid"
 
 
 class VersionReader(threading.Thread):
-    """Follows the model-versions topic and offers every version to the slot."""
+    """Follows the model-versions topic and offers the newest valid version of each batch."""
 
     def __init__(
-        self, consumer: Any, topic: str, slot: ModelSlot, codec: Codec, stop: threading.Event
+        self,
+        consumer: Any,
+        topic: str,
+        slot: ModelSlot,
+        codec: Codec,
+        check: VersionCheck,
+        stop: threading.Event,
+        dead_letters: Any = None,
+        wall_us: Callable[[], int] = lambda: time.time_ns() // 1000,
     ) -> None:
         """Read `topic` with `consumer` (not in a group) until `stop` is set."""
         super().__init__(name="model-version-reader", daemon=True)
-        self.consumer, self.topic, self.slot, self.codec, self.stop = (
-            consumer,
-            topic,
-            slot,
-            codec,
-            stop,
-        )
+        self.consumer = consumer
+        self.topic = topic
+        self.slot = slot
+        self.codec = codec
+        self.check = check
+        self.stop = stop
+        self.dead_letters = dead_letters
+        self.wall_us = wall_us
+        self.failures = 0
 
     def run(self) -> None:
-        """Assign from the beginning, then offer each version as it comes."""
+        """Assign from the beginning, then offer the newest valid version of each batch."""
         assign_from_beginning(self.consumer, self.topic)
         try:
             while not self.stop.is_set():
-                for message in self.consumer.consume(100, 0.1):
-                    if message.error() is not None:
-                        continue
-                    try:
-                        version = self.codec.decode(message.value() or b"", ModelVersion)
-                    except SchemaError as exc:
-                        self.slot._reject("undecodable", str(exc))
-                        continue
-                    self.slot.offer(version)
+                try:
+                    self.read_once()
+                except Exception:  # the reader outlives anything: a record, a client hiccup
+                    self.failures += 1
+                    logger.exception("model-version reader: batch failed; reading on")
+                    self.stop.wait(0.5)
         finally:
             self.consumer.close()
+
+    def read_once(self, timeout: float = 0.1) -> bool:
+        """Read one batch; swap in its newest valid version. True when one was swapped in."""
+        messages = [m for m in self.consumer.consume(100, timeout) if m.error() is None]
+        if not messages:
+            return False
+        best = newest_valid(
+            messages,
+            self.codec,
+            self.check,
+            self.slot.current.version,
+            self.wall_us(),
+            self._rejected,
+        )
+        return best is not None and self.slot.offer(best, self.wall_us())
+
+    def _rejected(self, message: Any, rejection: Rejection) -> None:
+        self.slot.reject(rejection)
+        if self.dead_letters is not None:
+            self.dead_letters.publish(message, rejection, rejection.kind)

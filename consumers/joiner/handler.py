@@ -1,5 +1,9 @@
 """The joiner's handler (pure): decisions and rewards in, experiences out, by event time.
 
+Each record's event time is checked against its (partition, epoch) clock first: one stamped far
+ahead of it, far behind it, or (the first of an epoch) far from the wall clock is dead-lettered
+with the reason instead of moving a watermark (runtime/event_clock.py).
+
 Offsets: the loop commits, per partition, no further than the lowest offset of a record still
 pending here (`commit_positions`), so a joiner killed at any moment loses nothing: the pending
 records are read again. Records already joined may then be joined again; the trainer takes each
@@ -8,18 +12,20 @@ decision_id once, so every decision has exactly one effect.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from consumers.joiner.pending import PendingJoin
-from runtime.loop import Incoming, Outgoing
+from runtime.event_clock import EventClocks, explain
+from runtime.handler import Incoming, Outgoing, Position, RecordHandler, Rejected
 from schemas.records import Decision, Experience
 
-Position = tuple[str, int]
+
+class EventTimeRefused(ValueError):
+    """A record's event time is outside the sane skew of its clock."""
 
 
-class JoinHandler:
+class JoinHandler(RecordHandler):
     """Feeds PendingJoin and turns its experiences into output records."""
 
     def __init__(
@@ -28,25 +34,38 @@ class JoinHandler:
         decisions_topic: str,
         experiences_topic: str,
         metrics: Any = None,
+        clocks: EventClocks | None = None,
+        wall_us: Callable[[], int] | None = None,
     ) -> None:
-        """Join records of `decisions_topic` (Decision) and the rewards topic (Reward)."""
+        """Join records of `decisions_topic` (Decision) and the rewards topic (Reward).
+
+        `wall_us` is the clock of `joined_at` (default: the `now` the loop passes).
+        """
         self.pending = pending
         self.decisions_topic = decisions_topic
         self.experiences_topic = experiences_topic
         self.metrics = metrics
+        self.clocks = clocks or EventClocks()
+        self.wall_us = wall_us
 
-    def handle(self, batch: Sequence[Incoming], now: float) -> list[Outgoing]:
-        """Take a batch of decisions and rewards; emit what joined (expiry is on the tick)."""
-        now_us = int(now * 1e6)
-        joined: list[Experience] = []
-        for item in batch:
-            m = item.message
-            where = (m.topic(), m.partition(), m.offset())
-            if isinstance(item.record, Decision):
-                joined += self.pending.add_decision(item.record, where, now_us)
-            else:
-                joined += self.pending.add_reward(item.record, where, now_us)
-        return self._out(joined)
+    def handle_record(self, item: Incoming, now: float) -> list[Outgoing | Rejected]:
+        """Take one decision or reward; emit what joined (expiry is on the tick)."""
+        record, m = item.record, item.message
+        now_us = self.wall_us() if self.wall_us else int(now * 1e6)
+        clock = (m.partition(), record.epoch)
+        refused = self.clocks.refusal(clock, record.event_time, now_us // 1000)
+        if refused is not None:
+            newest = self.clocks.newest.get(clock)
+            why = explain(refused, record.event_time, newest, now_us // 1000)
+            return [Rejected(item, EventTimeRefused(why), reason=refused)]
+        self.clocks.advance(clock, record.event_time)
+        where = (m.topic(), m.partition(), m.offset())
+        size = len(m.value() or b"")
+        if isinstance(record, Decision):
+            joined = self.pending.add_decision(record, where, now_us, size)
+        else:
+            joined = self.pending.add_reward(record, where, now_us, size)
+        return list(self._out(joined))
 
     def on_tick(self, now: float) -> list[Outgoing]:
         """Expire by the watermarks, every tick_interval (0.25 s) rather than every batch.
@@ -54,20 +73,29 @@ class JoinHandler:
         A sweep visits every pending record; per batch it took a measured 20% of the joiner's
         time under load, and expiry only needs to be timely in game time (timeouts are ticks).
         """
-        return self._out(self.pending.expire(int(now * 1e6)))
+        now_us = self.wall_us() if self.wall_us else int(now * 1e6)
+        out = self._out(self.pending.expire(now_us))
+        live = {clock for clock in self.pending.epochs}
+        for clock in [c for c in self.clocks.newest if c not in live]:
+            self.clocks.forget(clock)  # an epoch resolved as idle starts afresh if it returns
+        return out
 
     def commit_positions(self, positions: dict[Position, int]) -> dict[Position, int]:
         """Hold each partition's committed offset at its oldest record still pending."""
         lowest = self.pending.lowest_held_offsets()
         return {tp: min(offset, lowest.get(tp, offset)) for tp, offset in positions.items()}
 
-    def on_revoke(self, partitions: Iterable[Position]) -> None:
+    def on_revoke(self, partitions: Sequence[Position]) -> None:
         """Forget the partitions another instance now owns (it re-reads their records)."""
-        self.pending.forget_partitions({p for _, p in partitions})
+        gone = {p for _, p in partitions}
+        self.pending.forget_partitions(gone)
+        for clock in [c for c in self.clocks.newest if c[0] in gone]:  # type: ignore[index]
+            self.clocks.forget(clock)
 
-    def _out(self, experiences: list[Experience]) -> list[Outgoing]:
+    def _out(self, experiences: Iterable[Experience]) -> list[Outgoing]:
+        experiences = list(experiences)
         if self.metrics is not None:
-            self.metrics.observe(self.pending, experiences, time.time_ns() // 1000)
+            self.metrics.observe(self.pending, experiences, 0)
         return [
             Outgoing(self.experiences_topic, e.decision.territory_id.encode(), e)
             for e in experiences

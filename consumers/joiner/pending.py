@@ -1,16 +1,24 @@
 """The joiner's state: decisions and rewards waiting for their other half. Pure, no Kafka.
 
-Key: (territory_id, seq). Either side may come first. Time is event time: each partition's
-watermark is the *smaller* of the largest event_time seen among its decisions and the largest
-seen among its rewards (a territory's decisions and rewards share a partition number). Taking
-the smaller one matters when one topic is read ahead of the other (a backlog, a restart): the
-decisions' clock alone would expire decisions whose rewards are still waiting, unread, in the
-rewards topic. A decision still unmatched when its partition's watermark passes
-`decision.event_time + reward_timeout_ms` becomes a DEFAULT experience (or is dropped, when no
-default reward is configured); an unmatched reward is dropped after the same timeout. Keys
-already joined are remembered for two timeouts, so a duplicate decision or reward yields no
-second experience. Every pending item remembers where it was read, so the loop never commits
-an offset past a record still held here (a crash loses nothing: the records are re-read).
+Key: (epoch, territory_id, seq), the one tick of one run of the game. Either side may come
+first. A reward names the decision the game acted on (`decision_id`) and the observation it
+rewards (`observation_id`): it joins that decision only. When several decisions answer one
+observation (an inference instance re-decided a batch after a crash), the one the reward names
+is joined and the others are dropped as duplicates; a reward that names none (the game got no
+decision in time) joins the first decision that came. So every tick yields one experience.
+
+Time is event time, per partition *and epoch*: a restarted game starts its own clock, so its
+fresh events are never "late" against the old run's clock. The watermark of (partition, epoch)
+is the smaller of the newest event_time among its decisions and among its rewards (one topic
+read ahead of the other must not expire what the other still holds, unread). A decision
+unmatched when the watermark passes `event_time + reward_timeout_ms` becomes a DEFAULT
+experience (or is dropped when no default reward is configured); an unmatched reward is dropped
+after the same timeout. An epoch nobody writes to any more (the game was killed) has a clock
+that never moves: after `idle_timeout_ms` of wall time without a record, everything it holds is
+resolved the same way. Keys already joined are remembered for two timeouts (per epoch), so a
+duplicate decision or reward yields no second experience. Held records are bounded in number
+and bytes: beyond either bound the oldest are resolved early (counted as `evicted`). Every held
+record remembers where it was read, so the loop never commits past one (a crash loses nothing).
 """
 
 from __future__ import annotations
@@ -24,7 +32,8 @@ from typing import Any
 from schemas.enums import DecisionStatus, RewardSource
 from schemas.records import Decision, Experience, Reward
 
-Key = tuple[str, int]  # (territory_id, seq)
+Key = tuple[str, str, int]  # (epoch, territory_id, seq)
+Clock = tuple[int, str]  # (partition, epoch)
 Where = tuple[str, int, int]  # (topic, partition, offset) the record was read at
 
 
@@ -38,121 +47,148 @@ class JoinStats:
     orphan_rewards: int = 0
     late_rewards: int = 0
     duplicates: int = 0
+    evicted: int = 0
+    idle_epochs: int = 0
 
 
 @dataclass
 class _Held:
     record: Any
     where: Where
-    partition: int
+    size: int
 
 
 @dataclass
+class _Epoch:
+    """One (partition, epoch): its clocks, what it holds (by deadline), what it joined."""
+
+    decision_clock: int = -1
+    reward_clock: int = -1
+    last_seen_us: int = 0
+    deadlines: list[tuple[int, int, Key]] = field(default_factory=list)  # (event_time, n, key)
+    joined: OrderedDict[Key, int] = field(default_factory=OrderedDict)  # key -> event_time
+
+    @property
+    def watermark(self) -> int:
+        return min(self.decision_clock, self.reward_clock)
+
+
+@dataclass
+class JoinLimits:
+    """Bounds on the join state (defaults hold a backlog of minutes at a large game)."""
+
+    idle_timeout_ms: int = 120_000  # wall ms without a record before an epoch is resolved
+    max_held: int = 500_000  # decisions and rewards held
+    max_held_bytes: int = 256 * 1024 * 1024  # their encoded size
+    max_decisions_per_key: int = 8  # decisions answering one tick (re-decided after crashes)
+
+
 class PendingJoin:
     """Join state of every partition this joiner instance owns."""
 
-    reward_timeout_ms: int = 60_000  # 4 ticks of 15 s game time
-    default_reward: float | None = 0.0  # None: drop expired decisions instead
-    decisions: dict[Key, _Held] = field(default_factory=dict)
-    rewards: dict[Key, _Held] = field(default_factory=dict)
-    # key -> event_time of what was joined (or expired), oldest first: duplicates yield nothing
-    joined: OrderedDict[Key, int] = field(default_factory=OrderedDict)
-    decision_clock: dict[int, int] = field(default_factory=dict)  # partition -> max event_time
-    reward_clock: dict[int, int] = field(default_factory=dict)  # partition -> max event_time
-    stats: JoinStats = field(default_factory=JoinStats)
-    # partition -> heap of (event_time, n, key, side) of what is held: expiry pops from the
-    # oldest instead of sweeping everything held (a backlog can hold tens of thousands)
-    deadlines: dict[int, list[tuple[int, int, Key, str]]] = field(default_factory=dict)
-    _pushed: int = 0
+    def __init__(
+        self,
+        reward_timeout_ms: int = 60_000,
+        default_reward: float | None = 0.0,
+        limits: JoinLimits | None = None,
+    ) -> None:
+        """`default_reward` None: drop expired decisions instead of defaulting them."""
+        self.reward_timeout_ms = reward_timeout_ms
+        self.default_reward = default_reward
+        self.limits = limits or JoinLimits()
+        self.decisions: dict[Key, list[_Held]] = {}
+        self.rewards: dict[Key, _Held] = {}
+        self.epochs: dict[Clock, _Epoch] = {}
+        self.stats = JoinStats()
+        self.held_bytes = 0
+        self._pushed = 0
 
-    def add_decision(self, decision: Decision, where: Where, now_us: int) -> list[Experience]:
+    def add_decision(
+        self, decision: Decision, where: Where, now_us: int, size: int = 0
+    ) -> list[Experience]:
         """Take a decision; return the experience when its reward is already here."""
-        key = (decision.territory_id, decision.seq)
-        _advance(self.decision_clock, where[1], decision.event_time)
-        if key in self.joined or key in self.decisions:
+        key = (decision.epoch, decision.territory_id, decision.seq)
+        epoch = self._epoch(where[1], decision.epoch, now_us)
+        epoch.decision_clock = max(epoch.decision_clock, decision.event_time)
+        held = self.decisions.get(key, [])
+        if (
+            key in epoch.joined
+            or any(h.record.decision_id == decision.decision_id for h in held)
+            or len(held) >= self.limits.max_decisions_per_key
+        ):
             self.stats.duplicates += 1
             return []
-        held = self.rewards.pop(key, None)
-        if held is not None:
-            return [self._match(decision, held.record, now_us)]
-        self.decisions[key] = self._hold(decision, where, key, "decision")
-        return []
+        if not held and key not in self.rewards:
+            self._push(epoch, decision.event_time, key)
+        self.decisions[key] = [*held, _Held(decision, where, size)]
+        self.held_bytes += size
+        return self._try_match(key, epoch, now_us)
 
-    def add_reward(self, reward: Reward, where: Where, now_us: int) -> list[Experience]:
+    def add_reward(
+        self, reward: Reward, where: Where, now_us: int, size: int = 0
+    ) -> list[Experience]:
         """Take a reward; return the experience when its decision is already here."""
-        key = (reward.territory_id, reward.seq)
-        _advance(self.reward_clock, where[1], reward.event_time)
-        if key in self.joined:
+        key = (reward.epoch, reward.territory_id, reward.seq)
+        epoch = self._epoch(where[1], reward.epoch, now_us)
+        epoch.reward_clock = max(epoch.reward_clock, reward.event_time)
+        if key in epoch.joined:
             self.stats.late_rewards += 1
             return []
         if key in self.rewards:
             self.stats.duplicates += 1
             return []
-        held = self.decisions.pop(key, None)
-        if held is not None:
-            return [self._match(held.record, reward, now_us)]
-        self.rewards[key] = self._hold(reward, where, key, "reward")
-        return []
+        if key not in self.decisions:
+            self._push(epoch, reward.event_time, key)
+        self.rewards[key] = _Held(reward, where, size)
+        self.held_bytes += size
+        return self._try_match(key, epoch, now_us)
 
     def expire(self, now_us: int) -> list[Experience]:
-        """Resolve everything whose timeout passed its partition's watermark."""
-        out = []
-        marks = {p: self.watermark(p) for p in self.decision_clock.keys() | self.reward_clock}
-        for partition, heap in self.deadlines.items():
-            mark = marks.get(partition, -1)
-            while heap and heap[0][0] + self.reward_timeout_ms < mark:
-                event_time, _, key, side = heapq.heappop(heap)
-                table = self.decisions if side == "decision" else self.rewards
-                held = table.get(key)
-                if held is None or (held.partition, held.record.event_time) != (
-                    partition,
-                    event_time,
-                ):
-                    continue  # matched since it was pushed (or held again, anew)
-                del table[key]
-                if side == "reward":
-                    self.stats.orphan_rewards += 1
-                    continue
-                self._remember(key, event_time)
-                if self.default_reward is None:
-                    self.stats.dropped_decisions += 1
-                else:
-                    self.stats.defaulted += 1
-                    out.append(self._default(held.record, now_us))
-        # Forget joined keys from the oldest remembered on; one that is still young stops the
-        # sweep (keys arrive nearly in event-time order; a few may be kept a little longer).
-        newest = max(marks.values(), default=-1)
-        while self.joined:
-            key, event_time = next(iter(self.joined.items()))
-            if event_time + 2 * self.reward_timeout_ms >= newest:
-                break
-            self.joined.popitem(last=False)
+        """Resolve what timed out (by watermark), what idle epochs hold, and any excess."""
+        out: list[Experience] = []
+        for clock, epoch in list(self.epochs.items()):
+            idle = now_us - epoch.last_seen_us > self.limits.idle_timeout_ms * 1000
+            mark = epoch.watermark
+            while epoch.deadlines and (
+                idle or epoch.deadlines[0][0] + self.reward_timeout_ms < mark
+            ):
+                _, _, key = heapq.heappop(epoch.deadlines)
+                out += self._resolve(key, epoch, now_us)
+            if idle:
+                del self.epochs[clock]
+                self.stats.idle_epochs += 1
+                continue
+            while epoch.joined:  # forget joined keys two timeouts behind the watermark
+                key, event_time = next(iter(epoch.joined.items()))
+                if event_time + 2 * self.reward_timeout_ms >= mark:
+                    break
+                epoch.joined.popitem(last=False)
+        out += self._evict_excess(now_us)
         return out
 
     def lowest_held_offsets(self) -> dict[tuple[str, int], int]:
         """Return, per (topic, partition), the lowest offset of a record still held."""
         lowest: dict[tuple[str, int], int] = {}
-        for held in (*self.decisions.values(), *self.rewards.values()):
-            topic, partition, offset = held.where
-            tp = (topic, partition)
-            if offset < lowest.get(tp, offset + 1):
-                lowest[tp] = offset
+        held = [*self.rewards.values(), *(h for hs in self.decisions.values() for h in hs)]
+        for h in held:
+            topic, partition, offset = h.where
+            if offset < lowest.get((topic, partition), offset + 1):
+                lowest[(topic, partition)] = offset
         return lowest
 
     def forget_partitions(self, partitions: Iterable[int]) -> None:
         """Drop the state of partitions this instance no longer owns (after a rebalance)."""
         gone = set(partitions)
-        for table in (self.decisions, self.rewards):
-            for key in [k for k, h in table.items() if h.partition in gone]:
-                del table[key]
-        for partition in gone:
-            self.deadlines.pop(partition, None)
-            self.decision_clock.pop(partition, None)
-            self.reward_clock.pop(partition, None)
+        for key in [k for k, hs in self.decisions.items() if hs[0].where[1] in gone]:
+            self.held_bytes -= sum(h.size for h in self.decisions.pop(key))
+        for key in [k for k, h in self.rewards.items() if h.where[1] in gone]:
+            self.held_bytes -= self.rewards.pop(key).size
+        for clock in [c for c in self.epochs if c[0] in gone]:
+            del self.epochs[clock]
 
     @property
     def pending_decisions(self) -> int:
-        """Decisions waiting for their reward."""
+        """Ticks whose decisions wait for their reward."""
         return len(self.decisions)
 
     @property
@@ -160,22 +196,85 @@ class PendingJoin:
         """Rewards waiting for their decision."""
         return len(self.rewards)
 
-    def watermark(self, partition: int) -> int:
-        """Event time both topics of `partition` have reached (-1 until both have records)."""
-        return min(self.decision_clock.get(partition, -1), self.reward_clock.get(partition, -1))
+    def watermark(self, partition: int, epoch: str = "") -> int:
+        """Event time both topics of (partition, epoch) have reached (-1 until both have)."""
+        state = self.epochs.get((partition, epoch))
+        return -1 if state is None else state.watermark
 
-    def _hold(self, record: Any, where: Where, key: Key, side: str) -> _Held:
+    def _epoch(self, partition: int, epoch: str, now_us: int) -> _Epoch:
+        state = self.epochs.get((partition, epoch))
+        if state is None:
+            state = self.epochs[(partition, epoch)] = _Epoch()
+        state.last_seen_us = max(state.last_seen_us, now_us)
+        return state
+
+    def _push(self, epoch: _Epoch, event_time: int, key: Key) -> None:
         self._pushed += 1
-        heap = self.deadlines.setdefault(where[1], [])
-        heapq.heappush(heap, (record.event_time, self._pushed, key, side))
-        return _Held(record, where, where[1])
+        heapq.heappush(epoch.deadlines, (event_time, self._pushed, key))
 
-    def _remember(self, key: Key, event_time: int) -> None:
-        self.joined[key] = event_time
+    def _try_match(self, key: Key, epoch: _Epoch, now_us: int) -> list[Experience]:
+        held_reward = self.rewards.get(key)
+        decisions = self.decisions.get(key)
+        if held_reward is None or not decisions:
+            return []
+        reward: Reward = held_reward.record
+        answering = [
+            h
+            for h in decisions
+            if reward.observation_id is None or h.record.observation_id == reward.observation_id
+        ]
+        if reward.decision_id is not None:
+            answering = [h for h in answering if h.record.decision_id == reward.decision_id]
+        if not answering:
+            return []  # the decision the reward names has not come yet
+        self._release(key)
+        epoch.joined[key] = answering[0].record.event_time
+        self.stats.matched += 1
+        self.stats.duplicates += len(decisions) - 1
+        return [self._match(answering[0].record, reward, now_us)]
+
+    def _resolve(self, key: Key, epoch: _Epoch, now_us: int) -> list[Experience]:
+        """Time is up for `key`: a held decision defaults (or drops), a held reward is orphaned."""
+        decisions, reward = self.decisions.get(key), self.rewards.get(key)
+        if decisions is None and reward is None:
+            return []  # matched since
+        self._release(key)
+        if reward is not None:
+            self.stats.orphan_rewards += 1
+        if not decisions:
+            return []
+        epoch.joined[key] = decisions[0].record.event_time
+        self.stats.duplicates += len(decisions) - 1
+        if self.default_reward is None:
+            self.stats.dropped_decisions += 1
+            return []
+        self.stats.defaulted += 1
+        return [self._default(decisions[0].record, now_us)]
+
+    def _release(self, key: Key) -> None:
+        for h in self.decisions.pop(key, []):
+            self.held_bytes -= h.size
+        reward = self.rewards.pop(key, None)
+        if reward is not None:
+            self.held_bytes -= reward.size
+
+    def _evict_excess(self, now_us: int) -> list[Experience]:
+        out: list[Experience] = []
+        limits = self.limits
+        while (
+            len(self.decisions) + len(self.rewards) > limits.max_held
+            or self.held_bytes > limits.max_held_bytes
+        ):
+            candidates = [(e.deadlines[0], e) for e in self.epochs.values() if e.deadlines]
+            if not candidates:
+                break
+            (_, _, key), epoch = min(candidates, key=lambda c: c[0])
+            heapq.heappop(epoch.deadlines)
+            self.stats.evicted += 1
+            out += self._resolve(key, epoch, now_us)
+        return out
 
     def _match(self, decision: Decision, reward: Reward, now_us: int) -> Experience:
-        self._remember((decision.territory_id, decision.seq), decision.event_time)
-        self.stats.matched += 1
         return Experience(
             decision=decision,
             reward=reward.reward,
@@ -198,8 +297,3 @@ class PendingJoin:
             joined_at=now_us,
             join_latency_ms=max(0, (now_us - decision.decided_at) // 1000),
         )
-
-
-def _advance(clock: dict[int, int], partition: int, event_time: int) -> None:
-    if event_time > clock.get(partition, -1):
-        clock[partition] = event_time

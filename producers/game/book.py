@@ -1,13 +1,21 @@
-"""The game's decision book for one tick: which decision each territory sent in time."""
+"""The game's decision book for one tick: which decision each territory acts on.
+
+A decision counts for a territory only when it answers that territory's observation of the
+current tick (by observation_id), and only the first such decision does: a second one for the
+same observation (an inference instance re-decided its batch after a restart) is a duplicate,
+one answering an earlier tick's observation is late, and one answering no observation of this
+game (another epoch, another game, a forgery) is unknown. So one decision is applied per
+observation, whatever inference does.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from queen.rules import N_TYPES, SPAWN_TYPES
-from queen.state import territory_index
 from schemas.enums import DecisionStatus, GateDecision
 from schemas.records import Decision
 
@@ -16,27 +24,26 @@ TYPE_INDEX = {name: i for i, name in enumerate(SPAWN_TYPES)}
 
 @dataclass
 class DecisionBook:
-    """Decisions received for the current tick `seq`, first one per territory wins."""
+    """Decisions received for the current tick: the first answering each observation wins."""
 
-    n_territories: int
-    seq: int
+    observation_ids: Sequence[str]  # the current tick's observation of territory i
+    earlier: frozenset[str] = frozenset()  # observation ids of the previous ticks
     decisions: dict[int, Decision] = field(default_factory=dict)
     late: int = 0
     duplicates: int = 0
     unknown: int = 0
 
+    def __post_init__(self) -> None:
+        self._index = {oid: i for i, oid in enumerate(self.observation_ids)}
+
     def offer(self, decision: Decision) -> None:
-        """Record a decision: in time for this tick, late (older tick), or unknown."""
-        if decision.seq < self.seq:
-            self.late += 1
-            return
-        try:
-            index = territory_index(decision.territory_id)
-        except ValueError:
-            self.unknown += 1
-            return
-        if decision.seq > self.seq or index >= self.n_territories:
-            self.unknown += 1
+        """Record a decision: in time for this tick, a duplicate, late, or unknown."""
+        index = self._index.get(decision.observation_id)
+        if index is None:
+            if decision.observation_id in self.earlier:
+                self.late += 1
+            else:
+                self.unknown += 1
         elif index in self.decisions:
             self.duplicates += 1
         else:
@@ -44,8 +51,9 @@ class DecisionBook:
 
     def actions(self) -> tuple[np.ndarray, np.ndarray]:
         """Return ((N,) joint actions, -1 where none, (N,) send) for the world."""
-        action = np.full(self.n_territories, -1, dtype=np.int64)
-        send = np.zeros(self.n_territories, dtype=bool)
+        n = len(self.observation_ids)
+        action = np.full(n, -1, dtype=np.int64)
+        send = np.zeros(n, dtype=bool)
         for index, d in self.decisions.items():
             action[index] = d.action.spawn_chunk * N_TYPES + TYPE_INDEX[d.action.spawn_type.value]
             send[index] = d.gate_decision is GateDecision.SEND

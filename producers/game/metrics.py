@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from producers.game.clock import DecisionBook
+from producers.game.book import DecisionBook
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,8 @@ class GameMetrics:
             rewards=Counter(f"{p}_rewards", "Rewards produced", registry=registry),
             decisions=Counter(
                 f"{p}_decisions",
-                "Decisions by what the game did: applied, waited, missing, late, duplicate",
+                "Decisions by what the game did: applied, waited, missing, late, duplicate, "
+                "unknown",
                 ["status"],
                 registry=registry,
             ),
@@ -39,19 +40,20 @@ class GameMetrics:
             ),
             rules_version=Gauge(f"{p}_rules_version", "Rules version in force", registry=registry),
         )
-        for status in ("applied", "waited", "missing", "late", "duplicate"):
+        for status in ("applied", "waited", "missing", "late", "duplicate", "unknown"):
             metrics.decisions.labels(status=status)
         return metrics
 
     def tick(self, book: DecisionBook, mean_reward: float, rules_version: int) -> None:
         """Account for one played tick."""
         self.ticks.inc()
-        n = book.n_territories
+        n = len(book.observation_ids)
         self.rewards.inc(n)
         statuses = [book.status(i)[1].value for i in range(n)]
         for status in ("APPLIED", "WAITED", "MISSING"):
             self.decisions.labels(status=status.lower()).inc(statuses.count(status))
         self.decisions.labels(status="late").inc(book.late)
         self.decisions.labels(status="duplicate").inc(book.duplicates)
+        self.decisions.labels(status="unknown").inc(book.unknown)
         self.mean_reward.set(mean_reward)
         self.rules_version.set(rules_version)

@@ -17,6 +17,7 @@ from runtime.view import Samples, scrape
 from schemas.codec import AvroSingleObjectCodec
 from schemas.records import Decision, Observation
 from tests.integration.kafka_helpers import TopicReader
+from tests.keys import key_files
 
 MODULES = {
     "game": "producers.game",
@@ -44,6 +45,7 @@ class LoopHarness:
         self.settings = _settings(self.bootstrap, f"e2e-{self.token}.", self.partitions)
         ensure_topics(make_admin(self.settings), topic_specs(self.settings))
         self.taken_log = self.workdir / "taken.log"
+        self.keys = key_files(self.workdir / "keys")
 
     def topic(self, name: str) -> str:
         return self.settings.topic(name)
@@ -64,6 +66,9 @@ class LoopHarness:
             QUEEN_TRAINER_TAKEN_LOG=str(self.taken_log),
             QUEEN_TRAINER_CHECKPOINT_DIR=str(self.workdir / "checkpoints"),
             QUEEN_INFERENCE_POLICY_SEED=str(len(self.processes)),
+            QUEEN_JOINER_IDLE_TIMEOUT_S="5",
+            QUEEN_SHUTDOWN_GRACE_S="20",
+            **self.keys,
         )
 
     def start(self, name: str, *args: str, **extra_env: str) -> subprocess.Popen[bytes]:
@@ -112,10 +117,16 @@ class LoopHarness:
         partitions = 1 if name in ("model-versions", "dead-letters") else self.partitions
         return TopicReader(self.settings, self.topic(name), partitions)
 
-    def taken(self) -> list[str]:
+    def taken(self, published: set[tuple[int, int]] | None = None) -> list[str]:
+        """decision_ids the trainer took into versions; with `published`, into those only.
+
+        The log's lines are "version created_at decision_id"; a version that never reached
+        the topic (the trainer was killed while producing it) trained nothing that counts.
+        """
         if not self.taken_log.exists():
             return []
-        return self.taken_log.read_text().split()
+        rows = [line.split() for line in self.taken_log.read_text().splitlines() if line]
+        return [d for v, c, d in rows if published is None or (int(v), int(c)) in published]
 
 
 def decisions_of(reader: TopicReader) -> list[Decision]:

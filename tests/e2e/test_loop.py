@@ -8,10 +8,11 @@ from collections import Counter
 import pytest
 
 from runtime.kafka import make_producer
+from runtime.signing import Signer, load_private_key
 from schemas.codec import AvroSingleObjectCodec
 from schemas.enums import ErrorKind
 from schemas.records import DeadLetter, Experience, ModelVersion
-from tests import samples
+from tests import keys, samples
 from tests.e2e.harness import LoopHarness, decisions_of, observations_of
 from tests.integration.kafka_helpers import wait_for
 
@@ -66,7 +67,7 @@ def test_the_loop_end_to_end(loop):
     producer = make_producer(loop.settings)
     bad = [
         (b"t-0001", b"\x00not avro at all"),
-        (b"t-0002", CODEC.encode(samples.observation(999, 1))),  # unknown territory
+        (b"t-0002", CODEC.encode(samples.observation(999, 1, rules_version=99))),  # no such rules
         (b"t-0003", b"\xc3\x01" + bytes(8) + b"\x00"),  # unknown fingerprint
     ]
     wait_for(lambda: (loop.metric("game", "queen_game_ticks_total") or 0) >= 5, 60, "5 ticks")
@@ -104,7 +105,7 @@ def test_the_loop_end_to_end(loop):
     )
     assert all(d.service == "inference" and d.message for d in letters)
     assert (
-        "unknown territory"
+        "unknown rules"
         in next(d for d in letters if d.error_kind is ErrorKind.INVALID_EVENT).message
     )
     codes = loop.stop_all()
@@ -151,9 +152,10 @@ def test_inference_killed_its_partitions_move_and_no_observation_is_left(loop):
 def test_hot_load_refuses_bad_versions_and_keeps_serving(loop):
     loop.start("inference")
     wait_for(lambda: loop.metrics("inference"), 60, "inference metrics")
+    signer = Signer(load_private_key(loop.keys["QUEEN_SIGNING_KEY_FILE"]))
 
     def version(n, **changes):
-        return samples.loadable_version(n, seed=42, **changes)
+        return signer.sign(samples.loadable_version(n, seed=42, **changes))
 
     producer = make_producer(loop.settings)
     topic = loop.topic("model-versions")
@@ -166,6 +168,8 @@ def test_hot_load_refuses_bad_versions_and_keeps_serving(loop):
     )
     producer.produce(topic, CODEC.encode(version(6, sha256="ab" * 32)), b"queen")
     producer.produce(topic, CODEC.encode(version(7, feature_fingerprint="0" * 16)), b"queen")
+    producer.produce(topic, CODEC.encode(samples.loadable_version(8, seed=42)), b"queen")
+    producer.produce(topic, CODEC.encode(keys.signer().sign(samples.loadable_version(9))), b"queen")
     producer.flush(10)
 
     def rejected(reason):
@@ -173,6 +177,12 @@ def test_hot_load_refuses_bad_versions_and_keeps_serving(loop):
             "inference", "queen_inference_model_versions_rejected_total", reason=reason
         )
 
-    wait_for(lambda: rejected("sha256") == 1 and rejected("feature") == 1, 30, "both rejected")
+    wait_for(
+        lambda: (
+            [rejected(r) for r in ("sha256", "feature", "unsigned", "unknown_key")] == [1, 1, 1, 1]
+        ),
+        30,
+        "all four rejected",
+    )
     assert loop.metric("inference", "queen_inference_served_model_version") == 5
     assert math.isclose(loop.metric("inference", "queen_inference_model_versions_loaded_total"), 1)

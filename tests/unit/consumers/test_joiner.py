@@ -1,17 +1,18 @@
 import dataclasses
 
 from consumers.joiner.handler import JoinHandler
-from consumers.joiner.pending import PendingJoin
-from runtime.loop import Incoming
+from consumers.joiner.pending import JoinLimits, PendingJoin
+from runtime.handler import Incoming, Outgoing, Rejected
 from schemas.enums import DecisionStatus, RewardSource
 from tests import samples
 from tests.fakes import MessageStub
 
 T = 15_000  # a tick of game time, ms
+NOW = samples.GAME_START_MS / 1000  # wall seconds near the samples' game time
 
 
-def decision(territory=1, seq=0):
-    return samples.decision(territory, seq, decided_at=1_000_000)
+def decision(territory=1, seq=0, **changes):
+    return samples.decision(territory, seq, decided_at=1_000_000, **changes)
 
 
 def reward(territory=1, seq=0, **changes):
@@ -44,11 +45,54 @@ def test_duplicates_yield_no_second_experience():
     assert join.stats.duplicates == 2 and join.stats.late_rewards == 1
 
 
+def test_of_two_decisions_for_one_observation_the_one_the_reward_names_is_joined():
+    """Inference re-decided an observation after a restart: the game applied the second."""
+    join = PendingJoin()
+    first = decision(1, 0, observation_id="o-1")
+    second = decision(1, 0, observation_id="o-1")
+    named = reward(1, 0, observation_id="o-1", decision_id=second.decision_id)
+    assert join.add_reward(named, ("r", 0, 0), 1) == []
+    assert join.add_decision(first, ("d", 0, 0), 2) == [], "the reward waits for the one it names"
+    (e,) = join.add_decision(second, ("d", 0, 1), 3)
+    assert e.decision == second and join.pending_decisions == 0
+    assert join.add_decision(decision(1, 0, observation_id="o-1"), ("d", 0, 2), 4) == []
+    assert join.stats.matched == 1 and join.stats.duplicates == 2
+
+
+def test_a_reward_naming_no_decision_joins_the_first_that_answers_its_observation():
+    join = PendingJoin()
+    foreign = decision(1, 0, observation_id="o-other")
+    first, later = decision(1, 0, observation_id="o-1"), decision(1, 0, observation_id="o-1")
+    for i, d in enumerate((foreign, first, later)):
+        join.add_decision(d, ("d", 0, i), 1)
+    missing = reward(1, 0, observation_id="o-1", decision_status=DecisionStatus.MISSING)
+    (e,) = join.add_reward(missing, ("r", 0, 0), 2)
+    assert e.decision == first and e.decision_status is DecisionStatus.MISSING
+
+
+def test_a_restarted_game_starts_its_own_clock_and_nothing_of_it_is_late():
+    join = PendingJoin(reward_timeout_ms=4 * T)
+    for seq in range(40):  # the first run of the game, far ahead in game time
+        late = seq * T * 10
+        join.add_decision(decision(1, seq, epoch="run-1", event_time=late), ("d", 0, seq), 1)
+        join.add_reward(reward(1, seq, epoch="run-1", event_time=late + T), ("r", 0, seq), 1)
+    join.expire(2)
+    restarted = [decision(1, seq, epoch="run-2") for seq in range(5)]  # seq 0 again, behind
+    for seq, d in enumerate(restarted):
+        join.add_decision(d, ("d", 0, 100 + seq), 3)
+    assert join.expire(4) == [], "run-1's clock must not expire run-2's decisions"
+    joined = []
+    for seq in range(5):
+        r = reward(1, seq, epoch="run-2", decision_id=restarted[seq].decision_id)
+        joined += join.add_reward(r, ("r", 0, 100 + seq), 5)
+    assert [e.decision for e in joined] == restarted
+    assert join.stats.defaulted == 0 and join.stats.late_rewards == 0
+
+
 def test_expired_decision_becomes_default_or_is_dropped_by_event_time():
     for default, expected in ((-0.5, 1), (None, 0)):
         join = PendingJoin(reward_timeout_ms=4 * T, default_reward=default)
-        old = decision(1, 0)
-        join.add_decision(old, ("d", 0, 0), 1)
+        join.add_decision(decision(1, 0), ("d", 0, 0), 1)
         join.add_decision(decision(2, 9), ("d", 0, 1), 1)
         join.add_reward(reward(2, 3), ("r", 0, 1), 1)  # watermark: tick 4, not past the timeout
         assert join.expire(2) == []
@@ -59,6 +103,24 @@ def test_expired_decision_becomes_default_or_is_dropped_by_event_time():
             assert out[0].reward_source is RewardSource.DEFAULT and out[0].reward == -0.5
             assert out[0].decision_status is DecisionStatus.MISSING
         assert join.stats.defaulted + join.stats.dropped_decisions == 1
+
+
+def test_an_epoch_that_stops_is_resolved_after_the_idle_timeout_of_wall_time():
+    join = PendingJoin(reward_timeout_ms=4 * T, limits=JoinLimits(idle_timeout_ms=10_000))
+    join.add_decision(decision(1, 7, epoch="killed"), ("d", 0, 0), 1_000_000)
+    assert join.expire(5_000_000) == [] and join.lowest_held_offsets() == {("d", 0): 0}
+    (e,) = join.expire(11_000_001)
+    assert e.reward_source is RewardSource.DEFAULT and join.stats.idle_epochs == 1
+    assert join.lowest_held_offsets() == {} and join.epochs == {}
+
+
+def test_the_oldest_held_records_resolve_early_beyond_the_bound():
+    join = PendingJoin(limits=JoinLimits(max_held=3))
+    for seq in range(5):
+        join.add_decision(decision(1, seq), ("d", 0, seq), 1)
+    out = join.expire(2)
+    assert [e.decision.seq for e in out] == [0, 1] and join.pending_decisions == 3
+    assert join.stats.evicted == 2
 
 
 def test_orphan_rewards_are_dropped_after_the_timeout():
@@ -77,21 +139,47 @@ def test_watermarks_are_per_partition():
     assert join.expire(2) == [] and join.pending_decisions == 1
 
 
+def at(record, topic, offset, partition=0):
+    return Incoming(record, MessageStub(topic, b"", partition, offset))
+
+
 def test_commit_positions_hold_back_to_the_oldest_pending_record():
-    join = PendingJoin()
-    handler = JoinHandler(join, "d", "x")
-    batch = [
-        Incoming(decision(1, 0), MessageStub("d", b"", 0, 10)),
-        Incoming(decision(2, 0), MessageStub("d", b"", 0, 11)),
-        Incoming(reward(1, 0), MessageStub("r", b"", 0, 40)),
-    ]
-    out = handler.handle(batch, 1.0)
+    handler = JoinHandler(PendingJoin(), "d", "x")
+    batch = [at(decision(1, 0), "d", 10), at(decision(2, 0), "d", 11), at(reward(1, 0), "r", 40)]
+    out = handler.handle(batch, NOW)
     assert [o.record.decision.territory_id for o in out] == ["t-0001"]
     assert out[0].topic == "x" and out[0].key == b"t-0001"
     positions = {("d", 0): 12, ("r", 0): 41, ("d", 1): 7}
     assert handler.commit_positions(positions) == {("d", 0): 11, ("r", 0): 41, ("d", 1): 7}
     handler.on_revoke([("d", 0), ("r", 0)])
-    assert join.pending_decisions == 0
+    assert handler.pending.pending_decisions == 0
+
+
+def test_an_event_time_far_from_its_clock_is_refused_and_moves_no_watermark():
+    handler = JoinHandler(PendingJoin(reward_timeout_ms=4 * T), "d", "x")
+    real = decision(1, 0)
+    handler.handle([at(real, "d", 0), at(reward(1, 0, event_time=real.event_time), "r", 0)], NOW)
+    future = samples.GAME_START_MS + 10 * 365 * 24 * 3600 * 1000
+    forged = [
+        at(decision(2, 5, event_time=future), "d", 1),
+        at(reward(2, 5, event_time=future), "r", 1),
+        at(reward(3, 0, event_time=0), "r", 2),  # 1970
+    ]
+    out = handler.handle(forged, NOW)
+    assert [type(o) for o in out] == [Rejected] * 3
+    assert [o.reason for o in out] == ["event_time_ahead", "event_time_ahead", "event_time_behind"]
+    assert handler.pending.watermark(0) == real.event_time
+    waiting = decision(4, 1)
+    handler.handle([at(waiting, "d", 3)], NOW)
+    assert handler.on_tick(NOW) == [] and handler.pending.pending_decisions == 1
+    (e,) = handler.handle([at(reward(4, 1, decision_id=waiting.decision_id), "r", 3)], NOW)
+    assert isinstance(e, Outgoing) and e.record.reward_source is RewardSource.MATCHED
+
+
+def test_the_first_record_of_an_epoch_far_from_the_wall_clock_is_refused():
+    handler = JoinHandler(PendingJoin(), "d", "x")
+    (out,) = handler.handle([at(decision(1, 0, epoch="new", event_time=10**12), "d", 0)], NOW)
+    assert isinstance(out, Rejected) and out.reason == "event_time_wall_skew"
 
 
 def test_a_reward_for_another_tick_does_not_join():
@@ -117,7 +205,7 @@ def test_joined_keys_are_remembered_for_two_timeouts_of_event_time_then_forgotte
         join.add_decision(decision(1, seq), ("d", 0, seq), 1)
         join.add_reward(reward(1, seq), ("r", 0, seq), 1)
         join.expire(1)
-    remembered = sorted(seq for _, seq in join.joined)
+    remembered = sorted(seq for _, _, seq in join.epochs[(0, "")].joined)
     newest = max(remembered)
     assert remembered == list(range(newest - 8, newest + 1)), "the last two timeouts (8 ticks)"
     assert join.add_reward(reward(1, newest - 8), ("r", 0, 99), 2) == []  # still a duplicate

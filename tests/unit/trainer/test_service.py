@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry
 from queen.model import initial_model
 from runtime.loop import Incoming
 from schemas.records import ModelVersion
-from tests import samples
+from tests import keys, samples
 from tests.fakes import MessageStub
 from trainer.buffer.buffer import make_buffer
 from trainer.learner import Learner
@@ -28,6 +28,7 @@ def handler(
         make_buffer(config),
         config,
         "models",
+        keys.signer(),
         TrainerMetrics.create(registry),
     )
     experiences = []
@@ -41,7 +42,7 @@ def handler(
             )
         )
     batch = [Incoming(e, MessageStub("x", b"", 0, i)) for i, e in enumerate(experiences)]
-    h.handle(batch + batch[:5], 0.0)  # five duplicates
+    h.handle(batch + batch[:5], samples.GAME_START_MS / 1000)  # five duplicates
     return h, registry
 
 

@@ -1,0 +1,65 @@
+"""Inference's settings (QUEEN_INFERENCE_*, QUEEN_MODEL_*, QUEEN_TRUSTED_KEYS), read in main."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from queen.policy import ExplorationConfig
+from runtime.errors import SettingsError
+from runtime.settings import env_float, env_int, env_str
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """Inference's own settings."""
+
+    group_id: str = "queen-inference"
+    model_name: str = "queen"  # the key of the versions served
+    model_seed: int = 0  # seed of version 0, the same in every process
+    policy_seed: int = 0  # seed of the exploring policy
+    exploration: str = "epsilon"  # epsilon | softmax
+    epsilon: float = 0.1
+    temperature: float = 0.1
+    gate_threshold: float = 0.0  # expected gain over waiting required to SEND
+    batch_size: int = 500  # observations per micro-batch at most
+    torch_threads: int = 1  # intra-op threads: micro-batches are small; more threads add jitter
+    # Public keys whose signatures are trusted: comma-separated PEM files or directories of
+    # them (runtime/signing.py). Required: an unsigned version is never served.
+    trusted_keys: str = ""
+    max_version_jump: int = 10**9  # a version more than this past the served one is refused
+
+    def __post_init__(self) -> None:
+        """Validate what is not checked where it is used."""
+        if not self.trusted_keys:
+            msg = (
+                "QUEEN_TRUSTED_KEYS='': set it to the trainer's public key(s) (PEM files or "
+                "directories); without one no trained version could ever be served"
+            )
+            raise SettingsError(msg)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> InferenceSettings:
+        """Read the settings; bad values raise SettingsError naming them."""
+        d = cls
+        return cls(
+            group_id=env_str(env, "QUEEN_INFERENCE_GROUP", d.group_id),
+            model_name=env_str(env, "QUEEN_MODEL_NAME", d.model_name),
+            model_seed=env_int(env, "QUEEN_MODEL_SEED", d.model_seed),
+            policy_seed=env_int(env, "QUEEN_INFERENCE_POLICY_SEED", d.policy_seed),
+            exploration=env_str(env, "QUEEN_INFERENCE_EXPLORATION", d.exploration),
+            epsilon=env_float(env, "QUEEN_INFERENCE_EPSILON", d.epsilon, minimum=0.0),
+            temperature=env_float(env, "QUEEN_INFERENCE_TEMPERATURE", d.temperature),
+            gate_threshold=env_float(env, "QUEEN_GATE_THRESHOLD", d.gate_threshold),
+            batch_size=env_int(env, "QUEEN_INFERENCE_BATCH_SIZE", d.batch_size, minimum=1),
+            torch_threads=env_int(env, "QUEEN_TORCH_THREADS", d.torch_threads, minimum=1),
+            trusted_keys=env_str(env, "QUEEN_TRUSTED_KEYS", d.trusted_keys),
+            max_version_jump=env_int(env, "QUEEN_MAX_VERSION_JUMP", d.max_version_jump, minimum=1),
+        )
+
+    def exploration_config(self) -> ExplorationConfig:
+        """The policy's config; an invalid one raises SettingsError naming the setting."""
+        try:
+            return ExplorationConfig(self.exploration, self.epsilon, self.temperature)
+        except ValueError as exc:
+            raise SettingsError(f"QUEEN_INFERENCE_* exploration settings: {exc}") from exc
