@@ -1,8 +1,9 @@
 """Samplers: uniform or priority-proportional, over completed and fresh rows only.
 
 A row is eligible when it is completed, not older than `max_age_ms` of game time behind the
-newest row, and made by a model at most `max_version_lag` versions behind the current one (the
-seed's "stale experiences" risk).
+newest row *of its epoch* (each run of the game has its own clock: a restarted game's rows are
+not stale next to the previous run's), and made by a model at most `max_version_lag` versions
+behind the current one (the seed's "stale experiences" risk).
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ def eligible(
     """Return the indices (< size) of rows that may be sampled."""
     rows = slice(0, size)
     event_time = storage.event_time[rows]
-    newest = event_time.max() if size else 0
+    epochs = storage.epoch[rows]
+    newest = np.full(int(epochs.max()) + 1 if size else 1, np.iinfo(np.int64).min)
+    np.maximum.at(newest, epochs, event_time)
     ok = storage.completed[rows]
-    ok &= event_time >= newest - max_age_ms
+    ok &= event_time >= newest[epochs] - max_age_ms
     ok &= storage.model_version[rows] >= current_version - max_version_lag
     return np.flatnonzero(ok)
 

@@ -24,6 +24,7 @@ class RingStorage:
         self.model_version = np.zeros(capacity, dtype=np.int64)
         self.rules_version = np.zeros(capacity, dtype=np.int64)
         self.event_time = np.zeros(capacity, dtype=np.int64)
+        self.epoch = np.zeros(capacity, dtype=np.int64)  # code of the game run (see the writer)
         self.completed = np.zeros(capacity, dtype=bool)
         self.priority = np.ones(capacity, dtype=np.float32)
         self.reward_emitted_at = np.zeros(capacity, dtype=np.int64)  # µs; 0 = not known

@@ -28,6 +28,7 @@ def row_from_experience(experience: Experience) -> dict[str, Any]:
         "event_time": d.event_time,
         "completed": True,
         "decision_id": d.decision_id,
+        "epoch": d.epoch,
         "reward_emitted_at": experience.reward_emitted_at or 0,
     }
 
@@ -47,9 +48,15 @@ class FifoWriter:
         self.memory = memory or 20 * storage.capacity
         self.seen: OrderedDict[str, None] = OrderedDict()
         self.duplicates = 0
+        self.epochs: dict[str, int] = {}  # epoch -> code, for the epochs stored
+        self._next_code = 0
 
     def add(self, row: dict[str, Any]) -> int | None:
-        """Write `row`; return its index, or None when its decision_id was seen before."""
+        """Write `row`; return its index, or None when its decision_id was seen before.
+
+        The row's `epoch` (a string) is stored as a small code, the same for the same epoch.
+        """
+        row = {**row, "epoch": self._epoch_code(row.get("epoch", ""))}
         decision_id = row["decision_id"]
         if decision_id in self.seen:
             self.duplicates += 1
@@ -62,6 +69,16 @@ class FifoWriter:
         self.cursor = (self.cursor + 1) % self.storage.capacity
         self.size = min(self.size + 1, self.storage.capacity)
         return index
+
+    def _epoch_code(self, epoch: str) -> int:
+        code = self.epochs.get(epoch)
+        if code is None:
+            if len(self.epochs) >= self.storage.capacity:  # keep only the epochs still stored
+                present = set(self.storage.epoch[: self.size].tolist())
+                self.epochs = {e: c for e, c in self.epochs.items() if c in present}
+            code = self.epochs[epoch] = self._next_code
+            self._next_code += 1
+        return code
 
     def _max_priority(self) -> float:
         if self.size == 0:

@@ -132,3 +132,22 @@ def test_a_fully_fresh_batch_needs_no_sampling():
     for i in range(10):
         b.add(experience(i))
     assert sorted(b.sample(8, 0).indices.tolist()) == list(range(2, 10))
+
+
+def test_a_restarted_games_rows_are_not_stale_beside_the_previous_runs_clock():
+    buffer = ReplayBuffer(100, 8, UniformSampler(0), max_age_ms=600_000, max_version_lag=1000)
+    for i in range(10):  # the first run, ten hours of game time ahead
+        e = samples.experience(1, i)
+        d = dataclasses.replace(
+            e.decision, decision_id=f"a{i}", epoch="run-1", event_time=36_000_000_000 + i
+        )
+        buffer.add(dataclasses.replace(e, decision=d))
+    for i in range(10):  # the restarted game: its own, earlier clock
+        e = samples.experience(1, i)
+        buffer.add(
+            dataclasses.replace(
+                e, decision=dataclasses.replace(e.decision, decision_id=f"b{i}", epoch="run-2")
+            )
+        )
+    batch = buffer.sample(20, 0)
+    assert batch is not None and len(batch.indices) == 20
