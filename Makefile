@@ -37,6 +37,9 @@ run: $(STAMP) ## Run the whole loop on an embedded broker with a live view (SPEE
 test: $(STAMP) $(TOOLS) ## Run the whole suite: unit, integration, e2e (real broker), deploy checks
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+faults: $(STAMP) ## The whole fault matrix: each service killed/stopped alone, repeated, audited
+	QUEEN_FAULTS=full $(PY) -m pytest tests/faults -s $(PYTEST_ARGS)
+
 test-unit: $(STAMP) ## Run the unit tests only (no broker)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
@@ -83,4 +86,4 @@ lock: ## Re-resolve the hashed locks from pyproject.toml in a scratch venv (UPGR
 clean: ## Remove .venv and caches
 	rm -rf $(VENV) .venv-tools .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
 
-.PHONY: help install run test test-unit lint format baselines bench curves lock clean
+.PHONY: help install run test faults test-unit lint format baselines bench curves lock clean

@@ -39,6 +39,16 @@ class TopicReader:
                 self.messages.append(message)
         return self.messages
 
+    def poll_all(self, idle: float = 2.0, limit: float = 120.0) -> list[Any]:
+        """Read until nothing new came for `idle` seconds; return everything read."""
+        start = last = time.monotonic()
+        seen = len(self.messages)
+        while time.monotonic() - last < idle and time.monotonic() - start < limit:
+            self.poll()
+            if len(self.messages) > seen:
+                seen, last = len(self.messages), time.monotonic()
+        return self.messages
+
     def until(self, count: int, timeout: float = 20.0) -> list[Any]:
         """Read until at least `count` messages arrived."""
         return wait_for(
