@@ -70,6 +70,22 @@ class LoopConfig:
     broker_timeout: float = 30.0  # seconds a flush or a commit may take before it is fatal
 
 
+# Commit errors that mean "this member's partitions are being handed over": the group goes
+# on, and the records are read again by their next owner. Anything else is fatal.
+REBALANCE_ERRORS = frozenset(
+    {
+        KafkaError.REBALANCE_IN_PROGRESS,
+        KafkaError.ILLEGAL_GENERATION,
+        KafkaError.UNKNOWN_MEMBER_ID,
+    }
+)
+
+
+def _lost_to_a_rebalance(exc: KafkaException) -> bool:
+    error = exc.args[0] if exc.args else None
+    return isinstance(error, KafkaError) and error.code() in REBALANCE_ERRORS
+
+
 def install_signal_handlers(stop: threading.Event, grace: float = 20.0) -> None:
     """First SIGTERM/SIGINT sets `stop`; a second exits at once, and so does the grace period.
 
@@ -337,7 +353,15 @@ class ServiceLoop:
                     raise KafkaFatalError(msg, error.code())
                 if not offsets:
                     return
-                self.consumer.commit(offsets=offsets, asynchronous=False)
+                try:
+                    self.consumer.commit(offsets=offsets, asynchronous=False)
+                except KafkaException as exc:
+                    if not _lost_to_a_rebalance(exc):
+                        raise
+                    held = self._log_limit.allow("commit-rebalance")
+                    if held is not None:
+                        logger.warning("commit skipped: %s (partitions move)", exc.args[0].str())
+                    return  # the records are read again by whoever owns them next
         except KafkaException as exc:
             cause = exc.args[0] if exc.args else None
             text = cause.str() if isinstance(cause, KafkaError) else str(exc)

@@ -99,8 +99,13 @@ def watch(supervisor: Supervisor, stop: threading.Event, duration: float, every:
     before: Snapshot | None = None
     previous: Snapshot | None = None
     children = supervisor.children
+    shown = 0
     while not stop.wait(every):
         supervisor.check()
+        if not tty:
+            for event in supervisor.events_seen[shown:]:
+                print(f"supervisor: {event}", flush=True)
+            shown = len(supervisor.events_seen)
         now = Snapshot(time.time(), {c.name: scrape(c.port) for c in children})
         states = {c.name: c.state() for c in children}
         lines = render(now, before, states) + supervisor.events

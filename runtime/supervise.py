@@ -77,7 +77,8 @@ class Supervisor:
     recreate_topics: Callable[[], None] = lambda: None
     clock: Callable[[], float] = time.monotonic
     broker_restarts: int = 0
-    events: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)  # the last five, for the view
+    events_seen: list[str] = field(default_factory=list)  # all of them
 
     def start_all(self) -> None:
         """Start every child."""
@@ -127,7 +128,9 @@ class Supervisor:
 
     def _event(self, text: str) -> None:
         logger.warning("%s", text)
-        self.events = [*self.events[-4:], f"{time.strftime('%H:%M:%S')} {text}"]
+        line = f"{time.strftime('%H:%M:%S')} {text}"
+        self.events = [*self.events[-4:], line]
+        self.events_seen.append(line)
 
     def stop_all(self, grace: float = 25.0) -> None:
         """SIGTERM every child, wait up to `grace` seconds, SIGKILL what is left."""
