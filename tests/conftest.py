@@ -50,6 +50,27 @@ def _docker_answers() -> bool:
         return False
 
 
+# Kafka's defaults want three replicas of the transaction state log: on one broker,
+# init_transactions would never complete. The log cleaner looks often, so the compaction test
+# sees a compacted topic within seconds; topics are never created by naming them.
+CONTAINER_ENV = {
+    "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+    "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+    "KAFKA_LOG_CLEANER_BACKOFF_MS": "500",
+    "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
+}
+
+
+def kafka_container():  # noqa: ANN201  (testcontainers is imported lazily: it needs Docker)
+    """A one-broker Kafka container that supports transactions and compaction."""
+    from testcontainers.community.kafka import KafkaContainer
+
+    container = KafkaContainer()
+    for name, value in CONTAINER_ENV.items():
+        container = container.with_env(name, value)
+    return container
+
+
 @pytest.fixture(scope="session")
 def kafka() -> Iterator[Broker]:
     """The session's broker; see the module docstring for the order tried."""
@@ -58,9 +79,7 @@ def kafka() -> Iterator[Broker]:
         yield Broker(env, "env")
         return
     if _docker_answers():
-        from testcontainers.kafka import KafkaContainer
-
-        with KafkaContainer() as container:
+        with kafka_container() as container:
             yield Broker(container.get_bootstrap_server(), "testcontainers")
         return
     from runtime.broker import EmbeddedBroker
