@@ -81,6 +81,7 @@ class JoinLimits:
     max_held: int = 500_000  # decisions and rewards held
     max_held_bytes: int = 256 * 1024 * 1024  # their encoded size
     max_decisions_per_key: int = 8  # decisions answering one tick (re-decided after crashes)
+    max_epochs: int = 10_000  # (partition, epoch) clocks; beyond, the stalest resolves early
 
 
 class PendingJoin:
@@ -102,6 +103,7 @@ class PendingJoin:
         self.stats = JoinStats()
         self.held_bytes = 0
         self._pushed = 0
+        self._early: list[Experience] = []  # resolved outside expire(), emitted by the next
 
     def add_decision(
         self, decision: Decision, where: Where, now_us: int, size: int = 0
@@ -164,7 +166,8 @@ class PendingJoin:
                     break
                 epoch.joined.popitem(last=False)
         out += self._evict_excess(now_us)
-        return out
+        early, self._early = self._early, []
+        return early + out
 
     def lowest_held_offsets(self) -> dict[tuple[str, int], int]:
         """Return, per (topic, partition), the lowest offset of a record still held."""
@@ -204,6 +207,8 @@ class PendingJoin:
     def _epoch(self, partition: int, epoch: str, now_us: int) -> _Epoch:
         state = self.epochs.get((partition, epoch))
         if state is None:
+            if len(self.epochs) >= self.limits.max_epochs:
+                self._evict_stalest_epoch(now_us)
             state = self.epochs[(partition, epoch)] = _Epoch()
         state.last_seen_us = max(state.last_seen_us, now_us)
         return state
@@ -257,6 +262,18 @@ class PendingJoin:
         reward = self.rewards.pop(key, None)
         if reward is not None:
             self.held_bytes -= reward.size
+
+    def _evict_stalest_epoch(self, now_us: int) -> None:
+        """Resolve and forget the epoch seen longest ago (many epochs: forged ids, or replays).
+
+        Its defaults are kept for the next `expire` to emit (they are not lost).
+        """
+        clock, stalest = min(self.epochs.items(), key=lambda item: item[1].last_seen_us)
+        while stalest.deadlines:
+            _, _, key = heapq.heappop(stalest.deadlines)
+            self.stats.evicted += 1
+            self._early.extend(self._resolve(key, stalest, now_us))
+        del self.epochs[clock]
 
     def _evict_excess(self, now_us: int) -> list[Experience]:
         out: list[Experience] = []

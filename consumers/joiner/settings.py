@@ -28,6 +28,7 @@ class JoinerSettings:
     idle_timeout_s: float = 120.0
     max_held: int = 500_000  # decisions + rewards held; beyond, the oldest resolve early
     max_held_mb: int = 256  # their encoded size, MiB
+    max_epochs: int = 10_000  # (partition, epoch) clocks kept; beyond, the stalest resolves
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> JoinerSettings:
@@ -52,6 +53,7 @@ class JoinerSettings:
             ),
             max_held=env_int(env, "QUEEN_JOINER_MAX_HELD", d.max_held, minimum=1),
             max_held_mb=env_int(env, "QUEEN_JOINER_MAX_HELD_MB", d.max_held_mb, minimum=1),
+            max_epochs=env_int(env, "QUEEN_JOINER_MAX_EPOCHS", d.max_epochs, minimum=1),
         )
 
     def join_limits(self) -> JoinLimits:
@@ -60,4 +62,5 @@ class JoinerSettings:
             idle_timeout_ms=int(self.idle_timeout_s * 1000),
             max_held=self.max_held,
             max_held_bytes=self.max_held_mb * 1024 * 1024,
+            max_epochs=self.max_epochs,
         )

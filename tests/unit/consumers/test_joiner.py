@@ -209,3 +209,12 @@ def test_joined_keys_are_remembered_for_two_timeouts_of_event_time_then_forgotte
     newest = max(remembered)
     assert remembered == list(range(newest - 8, newest + 1)), "the last two timeouts (8 ticks)"
     assert join.add_reward(reward(1, newest - 8), ("r", 0, 99), 2) == []  # still a duplicate
+
+
+def test_epochs_are_bounded_and_the_stalest_resolves_early():
+    join = PendingJoin(limits=JoinLimits(max_epochs=2))
+    for i, epoch in enumerate(("a", "b", "c")):  # a third epoch pushes out the stalest
+        join.add_decision(decision(1, 0, epoch=epoch), ("d", 0, i), 1_000 + i)
+    assert set(join.epochs) == {(0, "b"), (0, "c")}
+    (e,) = join.expire(2_000)
+    assert e.decision.epoch == "a" and e.reward_source is RewardSource.DEFAULT
