@@ -9,8 +9,11 @@ decision in time) joins the first decision that came. So every tick yields one e
 
 Time is event time, per partition *and epoch*: a restarted game starts its own clock, so its
 fresh events are never "late" against the old run's clock. The watermark of (partition, epoch)
-is the smaller of the newest event_time among its decisions and among its rewards (one topic
-read ahead of the other must not expire what the other still holds, unread). A decision
+is the lowest, over its territories, of the smaller of each territory's newest decision and
+newest reward event time: one topic read ahead of the other must not expire what the other
+still holds, unread, and one record stamped ahead (a forgery, a bug) moves one territory's
+clock, never the watermark. A territory silent for `idle_timeout_ms` of wall time (its match
+ended) no longer holds the watermark back. A decision
 unmatched when the watermark passes `event_time + reward_timeout_ms` becomes a DEFAULT
 experience (or is dropped when no default reward is configured); an unmatched reward is dropped
 after the same timeout. An epoch nobody writes to any more (the game was killed) has a clock
@@ -59,18 +62,40 @@ class _Held:
 
 
 @dataclass
-class _Epoch:
-    """One (partition, epoch): its clocks, what it holds (by deadline), what it joined."""
+class _Clock:
+    """One territory's newest decision and reward event times, and when it was last seen."""
 
-    decision_clock: int = -1
-    reward_clock: int = -1
+    decision: int = -1
+    reward: int = -1
+    seen_us: int = 0
+
+
+@dataclass
+class _Epoch:
+    """One (partition, epoch): its territories' clocks, what it holds, what it joined."""
+
+    territories: OrderedDict[str, _Clock] = field(default_factory=OrderedDict)  # by last seen
     last_seen_us: int = 0
     deadlines: list[tuple[int, int, Key]] = field(default_factory=list)  # (event_time, n, key)
     joined: OrderedDict[Key, int] = field(default_factory=OrderedDict)  # key -> event_time
 
-    @property
-    def watermark(self) -> int:
-        return min(self.decision_clock, self.reward_clock)
+    def clock(self, territory: str, now_us: int, limit: int) -> _Clock:
+        """The clock of `territory`, now seen; the least recently seen beyond `limit` go."""
+        clock = self.territories.get(territory)
+        if clock is None:
+            clock = self.territories[territory] = _Clock()
+            if len(self.territories) > limit:
+                self.territories.popitem(last=False)
+        else:
+            self.territories.move_to_end(territory)
+        clock.seen_us = max(clock.seen_us, now_us)
+        self.last_seen_us = max(self.last_seen_us, now_us)
+        return clock
+
+    def watermark(self, now_us: int, idle_us: int) -> int:
+        """The lowest clock of the territories seen within `idle_us` (-1 until they have both)."""
+        active = [c for c in self.territories.values() if now_us - c.seen_us <= idle_us]
+        return min((min(c.decision, c.reward) for c in active), default=-1)
 
 
 @dataclass
@@ -82,6 +107,7 @@ class JoinLimits:
     max_held_bytes: int = 256 * 1024 * 1024  # their encoded size
     max_decisions_per_key: int = 8  # decisions answering one tick (re-decided after crashes)
     max_epochs: int = 10_000  # (partition, epoch) clocks; beyond, the stalest resolves early
+    max_territories: int = 100_000  # territory clocks per epoch (least recently seen go)
 
 
 class PendingJoin:
@@ -111,7 +137,8 @@ class PendingJoin:
         """Take a decision; return the experience when its reward is already here."""
         key = (decision.epoch, decision.territory_id, decision.seq)
         epoch = self._epoch(where[1], decision.epoch, now_us)
-        epoch.decision_clock = max(epoch.decision_clock, decision.event_time)
+        clock = epoch.clock(decision.territory_id, now_us, self.limits.max_territories)
+        clock.decision = max(clock.decision, decision.event_time)
         held = self.decisions.get(key, [])
         if (
             key in epoch.joined
@@ -132,7 +159,8 @@ class PendingJoin:
         """Take a reward; return the experience when its decision is already here."""
         key = (reward.epoch, reward.territory_id, reward.seq)
         epoch = self._epoch(where[1], reward.epoch, now_us)
-        epoch.reward_clock = max(epoch.reward_clock, reward.event_time)
+        clock = epoch.clock(reward.territory_id, now_us, self.limits.max_territories)
+        clock.reward = max(clock.reward, reward.event_time)
         if key in epoch.joined:
             self.stats.late_rewards += 1
             return []
@@ -149,8 +177,9 @@ class PendingJoin:
         """Resolve what timed out (by watermark), what idle epochs hold, and any excess."""
         out: list[Experience] = []
         for clock, epoch in list(self.epochs.items()):
-            idle = now_us - epoch.last_seen_us > self.limits.idle_timeout_ms * 1000
-            mark = epoch.watermark
+            idle_us = self.limits.idle_timeout_ms * 1000
+            idle = now_us - epoch.last_seen_us > idle_us
+            mark = epoch.watermark(now_us, idle_us)
             while epoch.deadlines and (
                 idle or epoch.deadlines[0][0] + self.reward_timeout_ms < mark
             ):
@@ -199,10 +228,16 @@ class PendingJoin:
         """Rewards waiting for their decision."""
         return len(self.rewards)
 
-    def watermark(self, partition: int, epoch: str = "") -> int:
-        """Event time both topics of (partition, epoch) have reached (-1 until both have)."""
+    def watermark(self, partition: int, epoch: str = "", now_us: int | None = None) -> int:
+        """Event time every active territory of (partition, epoch) has reached on both topics.
+
+        -1 until they have; `now_us` (default: the last record's time) decides who is active.
+        """
         state = self.epochs.get((partition, epoch))
-        return -1 if state is None else state.watermark
+        if state is None:
+            return -1
+        now = state.last_seen_us if now_us is None else now_us
+        return state.watermark(now, self.limits.idle_timeout_ms * 1000)
 
     def _epoch(self, partition: int, epoch: str, now_us: int) -> _Epoch:
         state = self.epochs.get((partition, epoch))
@@ -210,7 +245,6 @@ class PendingJoin:
             if len(self.epochs) >= self.limits.max_epochs:
                 self._evict_stalest_epoch(now_us)
             state = self.epochs[(partition, epoch)] = _Epoch()
-        state.last_seen_us = max(state.last_seen_us, now_us)
         return state
 
     def _push(self, epoch: _Epoch, event_time: int, key: Key) -> None:

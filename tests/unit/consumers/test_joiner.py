@@ -92,11 +92,12 @@ def test_a_restarted_game_starts_its_own_clock_and_nothing_of_it_is_late():
 def test_expired_decision_becomes_default_or_is_dropped_by_event_time():
     for default, expected in ((-0.5, 1), (None, 0)):
         join = PendingJoin(reward_timeout_ms=4 * T, default_reward=default)
-        join.add_decision(decision(1, 0), ("d", 0, 0), 1)
-        join.add_decision(decision(2, 9), ("d", 0, 1), 1)
-        join.add_reward(reward(2, 3), ("r", 0, 1), 1)  # watermark: tick 4, not past the timeout
+        join.add_decision(decision(1, 0), ("d", 0, 0), 1)  # its reward never comes
+        join.add_decision(decision(1, 3), ("d", 0, 1), 1)
+        join.add_reward(reward(1, 3), ("r", 0, 1), 1)  # watermark: tick 3, within the timeout
         assert join.expire(2) == []
-        join.add_reward(reward(3, 4), ("r", 0, 2), 1)  # watermark: tick 5 > tick 0 + 4 ticks
+        join.add_decision(decision(1, 5), ("d", 0, 2), 1)
+        join.add_reward(reward(1, 5), ("r", 0, 2), 1)  # watermark: tick 5 > tick 0 + 4 ticks
         out = join.expire(3)
         assert len(out) == expected
         if out:
@@ -125,11 +126,38 @@ def test_the_oldest_held_records_resolve_early_beyond_the_bound():
 
 def test_orphan_rewards_are_dropped_after_the_timeout():
     join = PendingJoin(reward_timeout_ms=T)
-    join.add_decision(decision(9, 9), ("d", 0, 0), 1)
-    join.add_reward(reward(1, 0), ("r", 0, 0), 1)
-    join.add_reward(reward(2, 5), ("r", 0, 1), 1)
+    join.add_reward(reward(1, 0), ("r", 0, 0), 1)  # its decision never comes
+    for seq in (2, 3):
+        join.add_decision(decision(1, seq), ("d", 0, seq), 1)
+        join.add_reward(reward(1, seq), ("r", 0, seq), 1)
+    join.add_reward(reward(1, 4), ("r", 0, 4), 1)  # waits for its decision, within the timeout
     join.expire(2)
     assert join.stats.orphan_rewards == 1 and join.pending_rewards == 1
+
+
+def test_one_record_stamped_ahead_moves_no_watermark():
+    join = PendingJoin(reward_timeout_ms=4 * T)
+    waiting = decision(1, 0)
+    join.add_decision(waiting, ("d", 0, 0), 1)
+    for territory in (1, 2):
+        join.add_decision(decision(territory, 1), ("d", 0, 1), 1)
+        join.add_reward(reward(territory, 1), ("r", 0, 1), 1)
+    ahead = 40 * T  # within the skew the handler allows, far past the timeout
+    join.add_decision(decision(2, 40, event_time=ahead), ("d", 0, 2), 1)
+    join.add_reward(reward(2, 40, event_time=ahead), ("r", 0, 2), 1)
+    assert join.expire(2) == [], "territory 1's clock holds the watermark"
+    assert join.watermark(0) == decision(1, 1).event_time
+
+
+def test_a_silent_territory_stops_holding_the_watermark_after_the_idle_timeout():
+    join = PendingJoin(reward_timeout_ms=4 * T, limits=JoinLimits(idle_timeout_ms=10_000))
+    join.add_decision(decision(2, 0), ("d", 0, 0), 1_000_000)  # its match ended right after
+    for seq in range(10):
+        at_us = 1_000_000 + seq * 2_000_000
+        join.add_decision(decision(1, seq), ("d", 0, 1 + seq), at_us)
+        join.add_reward(reward(1, seq), ("r", 0, seq), at_us)
+    (e,) = join.expire(19_000_000)
+    assert e.decision.territory_id == "t-0002" and e.reward_source is RewardSource.DEFAULT
 
 
 def test_watermarks_are_per_partition():
