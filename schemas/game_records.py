@@ -73,16 +73,9 @@ class Observation:
             and len(self.chunk_threat) == len(self.chunk_units) == N_CHUNKS
             and len(self.unit_counts) == N_SPAWN_TYPES
             and len(self.new_threat) in (0, N_CHUNKS)
+            and all_within((self.resources, self.income, self.upkeep), limits.max_amount)
             and all_within(
-                (
-                    self.seq,
-                    self.resources,
-                    self.income,
-                    self.upkeep,
-                    self.units_lost,
-                    *self.chunk_units,
-                    *self.unit_counts,
-                )
+                (self.units_lost, *self.chunk_units, *self.unit_counts), limits.max_count
             )
             and all_within((self.base_health, *self.chunk_threat, *self.new_threat), 1.0)
         ):
@@ -98,15 +91,15 @@ class Observation:
         in_range(r, "event_time", self.event_time, 0, MAX_TIME)
         in_range(r, "emitted_at", self.emitted_at, 0, MAX_TIME)
         for name in ("resources", "income", "upkeep"):
-            non_negative(r, name, getattr(self, name))
+            in_range(r, name, getattr(self, name), 0.0, limits.max_amount)
         in_range(r, "base_health", self.base_health, 0.0, 1.0)
-        non_negative(r, "units_lost", self.units_lost)
+        in_range(r, "units_lost", self.units_lost, 0, limits.max_count)
         length(r, "chunk_threat", self.chunk_threat, N_CHUNKS)
         length(r, "chunk_units", self.chunk_units, N_CHUNKS)
         length(r, "unit_counts", self.unit_counts, N_SPAWN_TYPES)
         each_non_negative(r, "chunk_threat", self.chunk_threat, 1.0)
-        each_non_negative(r, "chunk_units", self.chunk_units)
-        each_non_negative(r, "unit_counts", self.unit_counts)
+        each_non_negative(r, "chunk_units", self.chunk_units, limits.max_count)
+        each_non_negative(r, "unit_counts", self.unit_counts, limits.max_count)
         if self.new_threat:
             length(r, "new_threat", self.new_threat, N_CHUNKS)
             each_non_negative(r, "new_threat", self.new_threat, 1.0)

@@ -41,6 +41,8 @@ class Limits:
         1000.0, "largest |reward|, |expected_reward| or |component| (the game's are a few units)"
     )
     max_seq: int = _limit(10**12, "highest tick number (10^12 ticks of 15 s: 475,000 years)")
+    max_amount: float = _limit(1e9, "largest resources, income or upkeep of a territory")
+    max_count: int = _limit(10**6, "largest unit count (per chunk, per type, lost in a tick)")
     max_first_use: int = _limit(
         10_000, "entries of TrainingSummary.first_use_reward_emitted_at (at most a batch)"
     )

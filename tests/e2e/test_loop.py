@@ -186,3 +186,81 @@ def test_hot_load_refuses_bad_versions_and_keeps_serving(loop):
     )
     assert loop.metric("inference", "queen_inference_served_model_version") == 5
     assert math.isclose(loop.metric("inference", "queen_inference_model_versions_loaded_total"), 1)
+
+
+def test_forged_versions_are_never_served_and_the_trainer_never_resumes_from_one(loop):
+    import dataclasses
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    producer = make_producer(loop.settings)
+    for i in range(300):  # experiences to train on, so the trainer publishes versions
+        e = samples.experience(i % 16, i // 16)
+        producer.produce(
+            loop.topic("experiences"), CODEC.encode(e), e.decision.territory_id.encode()
+        )
+    producer.flush(10)
+    fast = {"QUEEN_TRAINER_TRAINING_INTERVAL": "0.5"}
+    loop.start("inference")
+    loop.start("trainer", **fast)
+
+    def served():
+        return loop.metric("inference", "queen_inference_served_model_version") or 0
+
+    wait_for(lambda: served() >= 3, 90, "trained versions served")
+    trusted = Signer(load_private_key(loop.keys["QUEEN_SIGNING_KEY_FILE"]))
+    attacker = Signer(Ed25519PrivateKey.generate())
+    base = samples.loadable_version(int(served()) + 60, seed=99)  # "always the same action"
+    forged = [
+        attacker.sign(base),  # a key nobody trusts
+        dataclasses.replace(attacker.sign(base), key_id=trusted.key_id),  # signed-looking
+        dataclasses.replace(trusted.sign(samples.loadable_version(5)), version=2**40),
+        dataclasses.replace(base, version=2**45),  # unsigned
+    ]
+    topic = loop.topic("model-versions")
+    for version in forged:
+        producer.produce(topic, CODEC.encode(version), b"queen")
+    producer.flush(10)
+
+    def rejected(reason):
+        return (
+            loop.metric("inference", "queen_inference_model_versions_rejected_total", reason=reason)
+            or 0
+        )
+
+    wait_for(
+        lambda: (
+            rejected("unknown_key") >= 1
+            and rejected("bad_signature") >= 2
+            and rejected("unsigned") >= 1
+        ),
+        30,
+        "the forged versions to be refused",
+    )
+    loop.kill("trainer")
+    reader = loop.reader("model-versions")
+
+    seen: dict[int, ModelVersion] = {}
+
+    def signed_by_the_trainer(whole=False):
+        start = len(reader.messages)
+        for m in (reader.poll_all(idle=0.5) if whole else reader.poll())[start:]:
+            v = CODEC.decode(m.value(), ModelVersion)
+            if v.key_id == trusted.key_id and v.created_at > 0:
+                seen[v.version] = v
+        return list(seen.values())
+
+    last = max(v.version for v in signed_by_the_trainer(whole=True))  # nobody writes now
+    loop.start("trainer", **fast)
+    wait_for(lambda: served() > last, 60, "the restarted trainer's versions to be served")
+    first = min((v for v in signed_by_the_trainer() if v.version > last), key=lambda v: v.version)
+    assert first.parent_version == last, "it resumed from its own last version, not a forged one"
+    assert first.version == last + 1
+    now_served = served()
+    wait_for(
+        lambda: now_served in {v.version for v in signed_by_the_trainer()},
+        30,
+        "the served version to be one the trainer signed",
+    )
+    letters = [CODEC.decode(m.value(), DeadLetter) for m in loop.reader("dead-letters").poll_all()]
+    assert sum(d.service == "inference" and d.source_topic == topic for d in letters) >= 4

@@ -28,6 +28,8 @@ counts = st.integers(min_value=0, max_value=2**31 - 1)
 finite = st.floats(allow_nan=False, allow_infinity=False)
 rewards_ = st.floats(min_value=-1000.0, max_value=1000.0)
 non_negative = st.floats(min_value=0.0, allow_nan=False, allow_infinity=False)
+amounts = st.floats(min_value=0.0, max_value=1e9)
+unit_counts = st.integers(min_value=0, max_value=10**6)
 unit = st.floats(min_value=0.0, max_value=1.0)
 unit32s = st.floats(min_value=0.0, max_value=1.0, width=32)
 component_maps = st.dictionaries(st.text(min_size=1, max_size=12), rewards_, max_size=4)
@@ -40,14 +42,14 @@ observations = st.builds(
     event_time=times,
     emitted_at=times,
     rules_version=ints,
-    resources=non_negative,
-    income=non_negative,
-    upkeep=non_negative,
+    resources=amounts,
+    income=amounts,
+    upkeep=amounts,
     base_health=unit,
-    units_lost=counts,
+    units_lost=unit_counts,
     chunk_threat=st.tuples(*[unit] * N_CHUNKS),
-    chunk_units=st.tuples(*[counts] * N_CHUNKS),
-    unit_counts=st.tuples(*[counts] * N_SPAWN_TYPES),
+    chunk_units=st.tuples(*[unit_counts] * N_CHUNKS),
+    unit_counts=st.tuples(*[unit_counts] * N_SPAWN_TYPES),
     new_threat=st.just(()) | st.tuples(*[unit] * N_CHUNKS),
     epoch=epochs,
 )
