@@ -115,3 +115,32 @@ def test_freshness_is_observed_once_per_reward_at_the_first_batch_served_with_it
     assert slot.offer(version(3, training=trained_on(0.5)))
     handler.handle(batch, 0.0)
     assert observed()[0] == 4
+
+
+def test_a_version_being_loaded_never_holds_up_a_decision(monkeypatch):
+    """The reader loads the next version while inference decides: no lock, no wait."""
+    import threading
+
+    import consumers.inference.model_slot as model_slot
+
+    release, loading = threading.Event(), threading.Event()
+    real_load = model_slot.load_weights
+
+    def slow_load(*args, **kwargs):
+        loading.set()
+        release.wait(30)  # a load that takes as long as the test lets it
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(model_slot, "load_weights", slow_load)
+    handler, _ = make()
+    swap = threading.Thread(target=handler.slot.offer, args=(version(7),))
+    swap.start()
+    assert loading.wait(10)
+    batch = [Incoming(samples.observation(t, 0), MessageStub("obs", b"", 0, t)) for t in range(4)]
+    started = time.perf_counter()
+    decided = handler.handle(batch, 0.0)
+    took = time.perf_counter() - started
+    release.set()
+    swap.join(10)
+    assert [d.record.model_version for d in decided] == [0] * 4 and took < 5.0
+    assert {d.record.model_version for d in handler.handle(batch, 0.0)} == {7}

@@ -78,3 +78,18 @@ def test_each_reward_time_is_published_once_by_the_step_that_first_trained_on_it
     assert sorted(listed) == [REWARD_TIME + i for i in range(30)]
     (out,) = h.on_tick(0.0)
     assert out.record.training.first_use_reward_emitted_at == ()
+
+
+def test_an_experience_stamped_years_ahead_is_refused_and_training_goes_on():
+    h, registry = handler(interval=0.0)
+    e = samples.experience(3, 99)
+    ahead = dataclasses.replace(
+        e.decision, decision_id="ahead", event_time=e.decision.event_time + 10 * 365 * 86400_000
+    )
+    (rejected,) = h.handle(
+        [Incoming(dataclasses.replace(e, decision=ahead), MessageStub("x", b"", 0, 99))],
+        samples.GAME_START_MS / 1000,
+    )
+    assert rejected.reason == "event_time_ahead"
+    versions = [h.on_tick(0.0)[0].record.version for _ in range(3)]
+    assert versions == [1, 2, 3], "the buffer's rows stay eligible: training goes on"
