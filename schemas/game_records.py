@@ -23,7 +23,6 @@ from schemas.checks import (
     finite,
     in_range,
     length,
-    non_negative,
 )
 from schemas.enums import (
     GATE_DECISIONS,
@@ -214,7 +213,8 @@ class Decision:
             and all_within(
                 (self.event_time, self.observation_emitted_at, self.decided_at), MAX_TIME
             )
-            and all_within((self.seq, self.model_version, self.confidence))
+            and all_within((self.seq, self.confidence))
+            and all_within((self.model_version,), MAX_TIME)
             and all_within(self.features, 1.0)
             and all_finite((self.action_probability, self.expected_reward))
             and abs(self.expected_reward) <= limits.max_abs_reward
@@ -236,7 +236,7 @@ class Decision:
         in_range(r, "seq", self.seq, 0, limits.max_seq)
         for name in ("event_time", "observation_emitted_at", "decided_at"):
             in_range(r, name, getattr(self, name), 0, MAX_TIME)
-        non_negative(r, "model_version", self.model_version)
+        in_range(r, "model_version", self.model_version, 0, MAX_TIME)
         length(r, "features", self.features, N_FEATURES)
         each_finite(r, "features", self.features)
         each_non_negative(r, "features", self.features, 1.0)

@@ -65,9 +65,9 @@ class TrainingSummary:
         for i, position in enumerate(self.input_offsets):
             in_range(r, f"input_offsets[{i}].partition", position.partition, 0, 2**31 - 1)
             in_range(r, f"input_offsets[{i}].offset", position.offset, 0, MAX_TIME)
-        non_negative("TrainingSummary", "step", self.step)
-        finite("TrainingSummary", "loss", self.loss)
-        non_negative("TrainingSummary", "batch_size", self.batch_size)
+        in_range(r, "step", self.step, 0, MAX_TIME)
+        finite(r, "loss", self.loss)
+        in_range(r, "batch_size", self.batch_size, 0, 2**31 - 1)
         non_negative("TrainingSummary", "learning_rate", self.learning_rate)
         in_range("TrainingSummary", "gate_agreement", self.gate_agreement, 0.0, 1.0)
 

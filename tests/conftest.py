@@ -14,8 +14,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from runtime.settings import KafkaSettings
+
+# On CI (CI set, as .ci/run's callers do), property tests draw the same examples every run: a
+# red CI then means a change broke something, not that the search got lucky. Locally they
+# search afresh each run (and HOSTILE_EXAMPLES=2000 hunts longer).
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ the valid records come out exactly as they do in the clean run.
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from typing import Any
 
@@ -24,7 +25,7 @@ from tests.hostile.services import CODEC, SERVICES, tick, valid_inputs
 from tests.hostile.strategies import extremes, mutations, random_bytes
 
 TRIED: Counter[tuple[str, str]] = Counter()  # (service, kind) -> records tried
-EXAMPLES = 100
+EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "100"))  # more: a longer hunt
 
 
 def hostile(

@@ -66,7 +66,7 @@ decisions = st.builds(
     observation_emitted_at=times,
     decided_at=times,
     rules_version=ints,
-    model_version=longs,
+    model_version=times,
     features=st.tuples(*[unit32s] * N_FEATURES),
     action=actions,
     action_probability=st.floats(min_value=1e-9, max_value=1.0),
@@ -103,7 +103,7 @@ experiences = st.builds(
 )
 summaries = st.builds(
     TrainingSummary,
-    step=longs,
+    step=times,
     loss=finite,
     batch_size=st.integers(0, 2**31 - 1),
     learning_rate=non_negative,
