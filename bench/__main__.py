@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from bench import budget, components, inference, live, loop, plots, profiling, report
+from bench import budget, components, inference, live, loop, plots, profiling, report, resilience
 from bench.profiling import Rate
 from runtime.broker import EmbeddedBroker
 from runtime.service import tune_gc
@@ -38,6 +38,7 @@ SIZES = {  # profile 0: no cProfile run (the per-record budget still says where 
         "ticks": 70,
         "coupled": 70,
         "profile": 0,
+        "flood": 20_000,
     },
     "full": {
         "obs": 100_000,
@@ -48,6 +49,7 @@ SIZES = {  # profile 0: no cProfile run (the per-record budget still says where 
         "ticks": 600,
         "coupled": 6_000,  # 10× the continuous loop's ~540 ticks to 80% of the gap
         "profile": 20_000,
+        "flood": 100_000,
     },
 }
 
@@ -93,6 +95,10 @@ def measure(bootstrap: str, size: dict[str, int]) -> dict[str, Any]:
     )
     joiner = timed("joiner", components.joiner_throughput, settings, size["pairs"])
     learning, curves = timed("learning", components.learning, size["ticks"], size["coupled"])
+    quick = size["flood"] < 100_000
+    faults = timed("faults (each service killed, stopped)", resilience.faults, bootstrap, quick)
+    broker_loss = timed("broker loss under make run", resilience.broker_loss)
+    flood = timed("hostile flood", resilience.hostile_flood, size["flood"])
     early = int(EARLY_S * paced.offered_per_s)
     figures: dict[str, Any] = {
         "inference_obs_per_s": batched.per_s,
@@ -135,6 +141,9 @@ def measure(bootstrap: str, size: dict[str, int]) -> dict[str, Any]:
         },
         "learning": learning,
         "curves": curves,
+        "faults": faults,
+        "broker_loss_s": broker_loss,
+        "hostile_flood": {"records": size["flood"], "rss_mb": flood},
         "seconds": seconds,
         "raw": {
             "latency_ms": paced.latency_ms,

@@ -74,6 +74,34 @@ def rows(f: dict[str, Any]) -> list[Row]:
             None,
         ),
         (
+            "recovery after a fault: seconds from restart to progress (SIGTERM: seconds to stop)",
+            "; ".join(
+                f"{name} {r['recovery_s']:.1f} s"
+                + (f" (stopped in {r['stop_s']:.1f} s)" if "SIGTERM" in name else "")
+                for name, r in f["faults"]["faults"].items()
+            )
+            + f"; audit of {f['faults']['observations']:,} observations: "
+            f"{f['faults']['violations']} broken promises",
+            "audit 0",
+            f["faults"]["violations"] == 0,
+        ),
+        (
+            "broker lost under make run → decisions flow again",
+            f"{f['broker_loss_s']:.1f} s",
+            "reported",
+            None,
+        ),
+        (
+            f"RSS before → after {f['hostile_flood']['records']:,} hostile records, per service",
+            "; ".join(
+                f"{name} {r['before_mb']:.0f} → {r['after_mb']:.0f} MB "
+                f"({r['rejected']:,.0f} refused)"
+                for name, r in f["hostile_flood"]["rss_mb"].items()
+            ),
+            "bounded",
+            None,
+        ),
+        (
             "peak RSS per service; growth over the run",
             "; ".join(
                 f"{name} {r['peak']:.0f} MB {_fmt(r['growth_pct'], '+.1f', '%')}"

@@ -31,7 +31,7 @@ CODEC = AvroSingleObjectCodec.default()
 
 
 def _read(harness: LoopHarness, topic: str, record_type: type) -> list:
-    out = []
+    out: list = []
     for message in harness.reader(topic).poll_all():
         try:
             out.append(CODEC.decode(message.value() or b"", record_type))

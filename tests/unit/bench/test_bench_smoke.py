@@ -71,6 +71,20 @@ def figures(**changes):
         "profiles": {
             "inference": [{"function": "codec.py:1(encode)", "own_share": 0.2, "calls": 5}]
         },
+        "faults": {
+            "faults": {
+                "trainer SIGKILL": {"stop_s": 0.1, "recovery_s": 4.4},
+                "trainer SIGTERM": {"stop_s": 1.2, "recovery_s": 4.1},
+            },
+            "violations": 0,
+            "observations": 3584,
+            "late_ticks": 400,
+        },
+        "broker_loss_s": 12.0,
+        "hostile_flood": {
+            "records": 100_000,
+            "rss_mb": {"joiner": {"before_mb": 235.0, "after_mb": 247.0, "rejected": 81394.0}},
+        },
     }
     f.update(changes)
     return f
@@ -90,6 +104,9 @@ def test_the_report_puts_each_figure_beside_its_goal_and_says_misses_plainly():
     assert "| 20.0% | 5 | `codec.py:1(encode)` |" in text
     assert "| sum | 25.0 | 20.0 |" in text and "| 40,000/s | 50,000/s |" in text
     assert f"{meta['machine']['cores']} cores" in text
+    assert "trainer SIGKILL 4.4 s; trainer SIGTERM 4.1 s (stopped in 1.2 s)" in text
+    assert "3,584 observations: 0 broken promises | audit 0 | yes |" in text
+    assert "joiner 235 → 247 MB (81,394 refused)" in text
 
 
 def test_the_learning_verdict_is_unknown_when_the_run_is_too_short_to_tell():
