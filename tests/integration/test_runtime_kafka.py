@@ -209,3 +209,24 @@ def test_embedded_broker_starts_and_stops_on_a_free_port():
     finally:
         broker.stop()
     assert not answers(broker.bootstrap_servers, timeout=0.5)
+
+
+def test_the_layout_check_names_a_model_topic_that_is_partitioned_or_not_compacted(
+    kafka, topic_prefix, unique
+):
+    from runtime.topics import check_layout
+
+    settings = kafka.settings(topic_prefix, partitions=2)
+    admin = make_admin(settings)
+    ensure_topics(admin, [TopicSpec(settings.topic("model-versions"), 4)])  # as auto-created
+    with pytest.raises(TopicMismatchError, match=r"model-versions has 4 partitions"):
+        check_layout(admin, topic_specs(settings))
+    other = kafka.settings(unique("p") + ".", partitions=2)
+    ensure_topics(
+        admin, [TopicSpec(other.topic("model-versions"), 1, {"cleanup.policy": "delete"})]
+    )
+    with pytest.raises(TopicMismatchError, match=r"cleanup.policy=delete: it must be compact"):
+        check_layout(admin, topic_specs(other))
+    fresh = kafka.settings(unique("q") + ".", partitions=2)
+    ensure_topics(admin, topic_specs(fresh))
+    check_layout(admin, topic_specs(fresh))

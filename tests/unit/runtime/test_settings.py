@@ -81,3 +81,38 @@ def test_cli_flags_override_the_environment_through_the_same_validation():
     )
     with pytest.raises(SettingsError, match="QUEEN_METRICS_PORT='-5'"):
         ServiceSettings.from_env(bad)
+
+
+def test_kafka_variables_that_name_no_librdkafka_setting_are_ignored_with_one_warning(caplog):
+    env = {
+        "KAFKA_HOME": "/opt/kafka",  # a Kafka installation's
+        "KAFKA_PORT": "tcp://10.0.0.7:9092",  # what a Service named kafka injects
+        "KAFKA_PORT_9092_TCP_ADDR": "10.0.0.7",
+        "KAFKA_SECURITY_PROTOCOL": "SSL",
+    }
+    with caplog.at_level("WARNING"):
+        assert librdkafka_extra(env) == {"security.protocol": "SSL"}
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "KAFKA_HOME" in line and "KAFKA_PORT, " in line and "KAFKA_PORT_9092_TCP_ADDR" in line
+
+
+def test_a_value_librdkafka_refuses_fails_at_start_naming_the_variable():
+    with pytest.raises(SettingsError, match="KAFKA_SECURITY_PROTOCOL='bogus'"):
+        librdkafka_extra({"KAFKA_SECURITY_PROTOCOL": "bogus"})
+
+
+def test_secrets_never_show_in_a_repr():
+    settings = KafkaSettings.from_env(
+        {"KAFKA_SASL_PASSWORD": "hunter2", "KAFKA_SSL_KEY_PASSWORD": "s3cret"}
+    )
+    text = repr(settings) + str(settings)
+    assert "hunter2" not in text and "s3cret" not in text and "***" in text
+
+
+def test_unknown_queen_variables_are_warned_about(caplog):
+    from runtime.settings import warn_unknown_variables
+
+    env = {"QUEEN_PARTITONS": "8", "QUEEN_PARTITIONS": "8", "QUEEN_TRAINER_BATCH_SIZE": "16"}
+    with caplog.at_level("WARNING"):
+        assert warn_unknown_variables(env) == ["QUEEN_PARTITONS"]
+    assert "QUEEN_PARTITONS" in caplog.text

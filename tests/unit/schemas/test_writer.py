@@ -102,3 +102,10 @@ def test_a_codec_writes_what_the_writer_does_not_compile_with_fastavro():
     codec = AvroSingleObjectCodec({_Flag: schema})  # type: ignore[dict-item]
     assert _Flag not in codec._compiled
     assert codec.decode(codec.encode(_Flag(True)), _Flag) == _Flag(True)  # type: ignore[type-var]
+
+
+@pytest.mark.parametrize("name", ["x, __import__('os').system('true')", "class", "1st", "a.b"])
+def test_a_field_name_that_is_not_an_identifier_never_becomes_code(name):
+    schema = {"type": "record", "name": "Evil", "fields": [{"name": name, "type": "long"}]}
+    with pytest.raises(Unsupported, match="not an identifier"):
+        compile_writer(schema)
