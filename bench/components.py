@@ -89,7 +89,10 @@ def joiner_throughput(
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         consumed = sum(
-            registry.get_sample_value("queen_joiner_records_consumed_total", {"topic": t}) or 0
+            registry.get_sample_value(
+                "queen_records_consumed_total", {"service": "joiner", "topic": t}
+            )
+            or 0
             for t in (decisions, rewards)
         )
         if consumed and started is None:

@@ -228,8 +228,8 @@ def _wait_ready(port: int, producer: Any, settings: KafkaSettings) -> None:
     while time.monotonic() < deadline:
         done = scrape(port).get(
             (
-                "queen_inference_records_consumed_total",
-                (("topic", settings.topic("observations")),),
+                "queen_records_consumed_total",
+                (("service", "inference"), ("topic", settings.topic("observations"))),
             ),
             0,
         )

@@ -107,7 +107,7 @@ def _sample(loop: LoopHarness, result: LoopResult) -> None:
     """Every service's RSS and the trainer's utilization, now."""
     for name, process in loop.processes.items():
         result.rss_mb[name].append(rss_mb(process.pid))
-    utilization = _metric(loop, "queen_trainer_utilization")
+    utilization = _metric(loop, "queen_trainer_utilization_ratio")
     if utilization is not None:
         result.utilization.append(utilization)
 

@@ -385,3 +385,4 @@ class ServiceLoop:
             self._positions.pop((tp.topic, tp.partition), None)
             self._committed.pop((tp.topic, tp.partition), None)
         self.handler.on_revoke([(tp.topic, tp.partition) for tp in partitions])
+        self.metrics.forget_partitions((tp.topic, tp.partition) for tp in partitions)

@@ -81,13 +81,13 @@ def render(now: Snapshot, before: Snapshot | None, alive: dict[str, str]) -> lis
         _row(
             "inference",
             alive,
-            rate(now, before, "inference", "queen_inference_records_consumed_total"),
+            rate(now, before, "inference", "queen_records_consumed_total"),
             rate(now, before, "inference", "queen_inference_decisions_total"),
         ),
         _row(
             "joiner",
             alive,
-            rate(now, before, "joiner", "queen_joiner_records_consumed_total"),
+            rate(now, before, "joiner", "queen_records_consumed_total"),
             rate(now, before, "joiner", "queen_joiner_experiences_total"),
         ),
         _row(
@@ -102,10 +102,10 @@ def render(now: Snapshot, before: Snapshot | None, alive: dict[str, str]) -> lis
             _fmt(now.value("trainer", "queen_trainer_current_model_version")),
             _fmt(now.value("inference", "queen_inference_served_model_version")),
             _fmt(now.value("trainer", "queen_trainer_loss"), ".4f"),
-            _fmt(now.value("trainer", "queen_trainer_gate_agreement_average"), ".2f"),
+            _fmt(now.value("trainer", "queen_trainer_gate_agreement_ratio"), ".2f"),
         ),
         "reward (mean per territory, last tick) {} · SEND ratio {} · rules v{}".format(
-            _fmt(now.value("game", "queen_game_mean_reward"), ".3f"),
+            _fmt(now.value("game", "queen_game_reward_mean"), ".3f"),
             _fmt(send_ratio, ".2f"),
             _fmt(now.value("game", "queen_game_rules_version")),
         ),
@@ -114,7 +114,7 @@ def render(now: Snapshot, before: Snapshot | None, alive: dict[str, str]) -> lis
             _fmt(now.value("joiner", "queen_joiner_events_total", outcome="defaulted")),
             _fmt(late),
             " (came after their tick: inference behind or restarting)" if late else "",
-            _fmt(sum(now.total(s, f"queen_{s}_dead_letters_total") or 0 for s in alive)),
+            _fmt(sum(now.total(s, "queen_dead_letters_total") or 0 for s in alive)),
         ),
     ]
     return lines

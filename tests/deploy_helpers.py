@@ -260,18 +260,30 @@ def rules() -> dict[str, Any]:
 
 
 def alert_queries() -> dict[str, str]:
-    """Every alert's expression without its threshold comparisons: the data it looks at."""
+    """Every alert's expression reduced to the data it looks at, which a healthy run has.
+
+    Threshold comparisons go; `absent(X)` becomes X and `A unless B` becomes B (both are quiet
+    exactly when that data is there); an `offset` goes (a short run has no hour-old data).
+    """
     out = {}
     for group in rules()["groups"]:
         for rule in group["rules"]:
-            out[rule["alert"]] = re.sub(r"\s*[<>]=?\s*[0-9.]+(?=\s|$)", "", rule["expr"])
+            expr = re.sub(r"\s*(==|[<>]=?)\s*[0-9.]+(?=\s|$)", "", rule["expr"])
+            expr = re.sub(r"\s+offset\s+\d+[smhd]", "", expr)
+            expr = re.sub(r"^absent\((.*)\)$", r"\1", expr.strip())
+            expr = expr.split(" unless ", 1)[-1]
+            out[rule["alert"]] = expr
     return out
 
 
 def dashboard_queries() -> list[tuple[str, str]]:
     """(panel title, expression) of every dashboard target."""
     board = json.loads((DEPLOY / "grafana" / "dashboards" / "queenloop.json").read_text())
-    return [(p["title"], t["expr"]) for p in board["panels"] for t in p.get("targets", [])]
+    return [
+        (p["title"], t["expr"].replace("$namespace", ".*").replace("$cluster", ".*"))
+        for p in board["panels"]
+        for t in p.get("targets", [])
+    ]
 
 
 def metric_names(expression: str) -> set[str]:

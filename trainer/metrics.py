@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -22,11 +21,9 @@ class TrainerMetrics:
     buffer_size: Gauge
     experiences_with_rewards: Gauge
     current_model_version: Gauge
-    steps_per_second: Gauge
     step_seconds: Histogram
     utilization: Gauge
     gate_agreement: Gauge
-    gate_agreement_average: Gauge
     experiences_taken: Counter
     duplicates: Counter
     versions_published: Counter
@@ -64,17 +61,17 @@ class TrainerMetrics:
                 "experiences_with_rewards", "Completed experiences in the buffer"
             ),
             current_model_version=gauge("current_model_version", "Last version published"),
-            steps_per_second=gauge("steps_per_second", "Training steps per second (last 10 s)"),
             step_seconds=Histogram(
                 f"{p}_step_seconds",
                 "Seconds per training step (sample, re-validate, train)",
                 buckets=SECONDS_BUCKETS,
                 registry=registry,
             ),
-            utilization=gauge("utilization", "Share of the interval spent training"),
-            gate_agreement=gauge("gate_agreement", "Gate agreement over the last batch"),
-            gate_agreement_average=gauge(
-                "gate_agreement_average", "Gate agreement, moving average over ~50 steps"
+            utilization=gauge("utilization_ratio", "Share of the interval the last step took"),
+            gate_agreement=gauge(
+                "gate_agreement_ratio",
+                "Share of the last batch whose logged gate verdict the current gate repeats "
+                "(the drift signal; smooth it with avg_over_time)",
             ),
             experiences_taken=counter("experiences_taken", "Experiences taken into the buffer"),
             duplicates=counter(
@@ -94,11 +91,10 @@ class TrainerMetrics:
         interval: float,
         loss: float,
         batch_size: int,
-        agreements: Sequence[float],
+        agreement: float,
         version: int,
-        step_times: Sequence[float],
     ) -> None:
-        """Account for one published training step (`agreements`: recent, newest last)."""
+        """Account for one published training step."""
         self.training_steps.inc()
         self.batches_trained.inc()
         self.batch_size.observe(batch_size)
@@ -106,12 +102,7 @@ class TrainerMetrics:
         self.step_seconds.observe(elapsed)
         self.current_model_version.set(version)
         self.versions_published.inc()
-        self.gate_agreement.set(agreements[-1])
-        self.gate_agreement_average.set(sum(agreements) / len(agreements))
+        self.gate_agreement.set(agreement)
         self.utilization.set(min(1.0, elapsed / interval) if interval > 0 else 1.0)
-        now = step_times[-1]
-        window = [t for t in step_times if t >= now - 10.0]
-        span = now - window[0] if len(window) > 1 else 0.0
-        self.steps_per_second.set((len(window) - 1) / span if span > 0 else 0.0)
         if elapsed > interval > 0:
             self.overruns.inc()

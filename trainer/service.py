@@ -10,7 +10,6 @@ it is produced, so a trainer resumed from it takes nothing twice and reuses no n
 
 from __future__ import annotations
 
-import collections
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -75,8 +74,6 @@ class TrainerHandler(Handler):
         self.taken: list[str] = []  # taken since the last published version
         self.newest_model_version = 0  # of the decisions taken: what inference serves
         self.next_step_at = time.monotonic()
-        self.step_times: collections.deque[float] = collections.deque(maxlen=64)
-        self.agreements: collections.deque[float] = collections.deque(maxlen=50)
         self.last_published = time.time()
         self.rollbacks_reported = 0
         self.waiting_since: float | None = None  # a batch was ready and no step completed yet
@@ -174,17 +171,14 @@ class TrainerHandler(Handler):
         interval = self.config.training_interval
         # Start the next step one interval after this one began; after an overrun, at once.
         self.next_step_at = clock if elapsed > interval else clock + interval
-        self.step_times.append(clock)
-        self.agreements.append(outcome.gate_agreement)
         if self.metrics is not None:
             self.metrics.step(
                 elapsed,
                 interval,
                 outcome.loss,
                 outcome.batch_size,
-                self.agreements,
+                outcome.gate_agreement,
                 outcome.version,
-                self.step_times,
             )
         self.last_published = now
         self.waiting_since = None

@@ -25,7 +25,6 @@ from queen.policy import ExplorationPolicy
 from queen.rules import N_CHUNKS, N_TYPES, RULE_SETS, SPAWN_TYPES
 from queen.state import TerritoryBatch, check_known
 from runtime.handler import Handler, Incoming, Outgoing, Rejected
-from runtime.metrics import observe_many
 from schemas.enums import GateDecision, SpawnType
 from schemas.records import Action, Decision
 
@@ -144,7 +143,7 @@ class InferenceHandler(Handler):
             self._count(send, decided_at, records)
             if served.version != self.served_version:
                 fresh = np.asarray(self.slot.take_first_use(served.version), np.int64)
-                observe_many(self.metrics.reward_to_serving_seconds, (decided_at - fresh) / 1e6)
+                self.metrics.reward_to_serving_seconds.observe_many((decided_at - fresh) / 1e6)
         self.served_version = served.version
         return out
 
@@ -154,4 +153,4 @@ class InferenceHandler(Handler):
         self.metrics.decisions.labels(gate="WAIT").inc(len(send) - sent)
         emitted = np.fromiter((obs.emitted_at for obs in records), np.int64, len(records))
         latency = np.maximum((decided_at - emitted) / 1e6, 0.0)
-        observe_many(self.metrics.decision_latency_seconds, latency)
+        self.metrics.decision_latency_seconds.observe_many(latency)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from runtime.metrics import SECONDS_BUCKETS
+from runtime.metrics import SECONDS_BUCKETS, BulkHistogram
 from runtime.model_versions import REASONS
 
 # Seconds from a reward to serving what was learnt from it: about one training interval or more.
@@ -19,12 +19,12 @@ class InferenceMetrics:
 
     decisions: Counter
     inference_seconds: Histogram
-    decision_latency_seconds: Histogram
+    decision_latency_seconds: BulkHistogram
     served_version: Gauge
     versions_loaded: Counter
     versions_rejected: Counter
     hot_load_seconds: Histogram
-    reward_to_serving_seconds: Histogram
+    reward_to_serving_seconds: BulkHistogram
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> InferenceMetrics:
@@ -43,11 +43,11 @@ class InferenceMetrics:
                 buckets=SECONDS_BUCKETS,
                 registry=registry,
             ),
-            decision_latency_seconds=Histogram(
+            decision_latency_seconds=BulkHistogram(
                 f"{p}_decision_latency_seconds",
                 "Wall time from observation produced to decision made",
-                buckets=SECONDS_BUCKETS,
-                registry=registry,
+                SECONDS_BUCKETS,
+                registry,
             ),
             served_version=Gauge(
                 f"{p}_served_model_version", "Model version in use", registry=registry
@@ -67,12 +67,12 @@ class InferenceMetrics:
                 buckets=SECONDS_BUCKETS,
                 registry=registry,
             ),
-            reward_to_serving_seconds=Histogram(
+            reward_to_serving_seconds=BulkHistogram(
                 f"{p}_reward_to_serving_seconds",
                 "Freshness: a reward emitted -> the first decision served by a version trained "
                 "on it (each reward once, at the version whose step first used it)",
-                buckets=FRESHNESS_BUCKETS,
-                registry=registry,
+                FRESHNESS_BUCKETS,
+                registry,
             ),
         )
         for gate in ("SEND", "WAIT"):

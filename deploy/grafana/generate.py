@@ -5,8 +5,9 @@
 Plain JSON from a few Python helpers rather than grafana-foundation-sdk: the dashboard is small,
 the helpers keep every panel's shape in one place, and the repository takes no dependency that
 moves with Grafana's releases. A test checks the committed JSON equals this generator's output,
-and another runs every panel query against a real Prometheus scraping the loop. Per-service
-panels group by the `container` label, which the PodMonitor's scrape sets to the service name.
+and another runs every panel query against a real Prometheus scraping the loop. Every query is
+scoped by the $namespace and $cluster variables (their All also matches series without the
+label, as a local scrape has); shared metrics group by their `service` label.
 """
 
 from __future__ import annotations
@@ -61,62 +62,82 @@ def row(title: str, y: int) -> dict[str, Any]:
     }
 
 
+SCOPE = 'namespace=~"$namespace", cluster=~"$cluster"'
+
+
+def sel(**labels: str) -> str:
+    """A label selector: the dashboard's namespace and cluster, plus `labels` (exact)."""
+    extra = "".join(f', {k}="{v}"' for k, v in labels.items())
+    return "{" + SCOPE + extra + "}"
+
+
 def quantile(q: float, metric: str) -> str:
     """histogram_quantile over a histogram's buckets, rated over 5 minutes."""
-    return f"histogram_quantile({q}, sum by (le) (rate({metric}_bucket[5m])))"
+    return f"histogram_quantile({q}, sum by (le) (rate({metric}_bucket{sel()}[5m])))"
 
 
-def per_service(metric_suffix: str) -> str:
-    """Every service's queen_<service>_<suffix> series; the scrape labels each `container`."""
-    return f'{{__name__=~"queen_.+_{metric_suffix}"}}'
+def variable(name: str, label: str, query: str) -> dict[str, Any]:
+    """A query variable over a label, with All (which also matches series without it)."""
+    return {
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": DATASOURCE,
+        "query": {"query": query, "refId": name},
+        "definition": query,
+        "includeAll": True,
+        "allValue": ".*",
+        "multi": True,
+        "refresh": 2,
+        "current": {"text": "All", "value": "$__all"},
+    }
 
 
 def dashboard() -> dict[str, Any]:
-    """The whole dashboard."""
+    """The whole dashboard: one row per service, then what every service shares."""
     panels = [
-        row("Training (seed §7.2)", 0),
+        row("Trainer", 0),
         panel(
             "Model version: trained vs served",
             [
-                ("max(queen_trainer_current_model_version)", "trained"),
-                ("min(queen_inference_served_model_version)", "served (oldest pod)"),
+                (f"max(queen_trainer_current_model_version{sel()})", "trained"),
+                (f"min(queen_inference_served_model_version{sel()})", "served (oldest pod)"),
             ],
             0,
             1,
         ),
-        panel("Training loss", [("max(queen_trainer_loss)", "loss")], 8, 1),
+        panel("Training loss", [(f"max(queen_trainer_loss{sel()})", "loss")], 8, 1),
         panel(
             "Replay buffer size",
             [
-                ("max(queen_trainer_buffer_size)", "buffer"),
-                ("max(queen_trainer_experiences_with_rewards)", "with rewards"),
+                (f"max(queen_trainer_buffer_size{sel()})", "buffer"),
+                (f"max(queen_trainer_experiences_with_rewards{sel()})", "with rewards"),
             ],
             16,
             1,
         ),
         panel(
             "Training steps per second",
-            [
-                ("sum(rate(queen_trainer_training_steps_total[1m]))", "steps/s"),
-            ],
+            [(f"sum(rate(queen_trainer_training_steps_total{sel()}[1m]))", "steps/s")],
             0,
             8,
+            unit="ops",
         ),
         panel(
-            "Step time and utilization",
-            [
-                (quantile(0.95, "queen_trainer_step_seconds"), "step p95"),
-                ("max(queen_trainer_utilization)", "utilization"),
-            ],
+            "Step time",
+            [(quantile(0.95, "queen_trainer_step_seconds"), "step p95")],
             8,
             8,
             unit="s",
         ),
         panel(
-            "Gate agreement (drift signal)",
+            "Utilization and gate agreement (drift signal)",
             [
-                ("max(queen_trainer_gate_agreement_average)", "moving average"),
-                ("max(queen_trainer_gate_agreement)", "last batch"),
+                (f"max(avg_over_time(queen_trainer_utilization_ratio{sel()}[5m]))", "utilization"),
+                (
+                    f"min(avg_over_time(queen_trainer_gate_agreement_ratio{sel()}[5m]))",
+                    "gate agreement",
+                ),
             ],
             16,
             8,
@@ -135,9 +156,7 @@ def dashboard() -> dict[str, Any]:
         ),
         panel(
             "Decisions: SEND / WAIT",
-            [
-                ("sum by (gate) (rate(queen_inference_decisions_total[1m]))", "{{gate}}"),
-            ],
+            [(f"sum by (gate) (rate(queen_inference_decisions_total{sel()}[1m]))", "{{gate}}")],
             8,
             16,
             unit="ops",
@@ -150,76 +169,97 @@ def dashboard() -> dict[str, Any]:
                     quantile(0.5, "queen_inference_reward_to_serving_seconds"),
                     "reward → trained → served p50",
                 ),
-                (
-                    "sum by (reason) (increase(queen_inference_model_versions_rejected_total[1h]))",
-                    "rejected: {{reason}}",
-                ),
             ],
             16,
             16,
             unit="s",
         ),
-        row("Game, joiner, health", 23),
         panel(
-            "Reward (mean per territory, last tick)",
+            "Model versions refused, by reason",
             [
-                ("avg(queen_game_mean_reward)", "reward"),
+                (
+                    "sum by (reason) "
+                    f"(increase(queen_inference_model_versions_rejected_total{sel()}[1h]))",
+                    "{{reason}}",
+                )
             ],
             0,
-            24,
+            23,
+        ),
+        row("Joiner", 30),
+        panel(
+            "Joiner: matched / expired",
+            [(f"sum by (source) (rate(queen_joiner_experiences_total{sel()}[1m]))", "{{source}}")],
+            0,
+            31,
+            unit="ops",
         ),
         panel(
-            "Joiner: matched / expired, pending",
+            "Joiner: held",
             [
-                ("sum by (source) (rate(queen_joiner_experiences_total[1m]))", "{{source}}"),
-                ("sum(queen_joiner_pending_decisions)", "pending decisions"),
+                (f"sum(queen_joiner_pending_decisions{sel()})", "decisions"),
+                (f"sum(queen_joiner_pending_rewards{sel()})", "rewards"),
             ],
             8,
-            24,
+            31,
+        ),
+        row("Game", 38),
+        panel(
+            "Reward (mean per territory, 5-minute average)",
+            [(f"avg(avg_over_time(queen_game_reward_mean{sel()}[5m]))", "reward")],
+            0,
+            39,
+        ),
+        panel(
+            "Decisions the game got, by status",
+            [(f"sum by (status) (rate(queen_game_decisions_total{sel()}[1m]))", "{{status}}")],
+            8,
+            39,
+            unit="ops",
+        ),
+        row("Every service", 46),
+        panel(
+            "Records in by service",
+            [
+                (
+                    f"sum by (service) (rate(queen_records_consumed_total{sel()}[1m]))",
+                    "{{service}}",
+                )
+            ],
+            0,
+            47,
+            unit="ops",
         ),
         panel(
             "Dead letters by service",
-            [
-                (
-                    f"sum by (container) (rate({per_service('dead_letters_total')}[5m]))",
-                    "{{container}}",
-                ),
-            ],
-            16,
-            24,
+            [(f"sum by (service) (rate(queen_dead_letters_total{sel()}[5m]))", "{{service}}")],
+            8,
+            47,
             unit="ops",
         ),
         panel(
             "Consumer lag by service",
-            [
-                (f"sum by (container) ({per_service('consumer_lag')})", "{{container}}"),
-            ],
-            0,
-            31,
+            [(f"sum by (service) (queen_consumer_lag_records{sel()})", "{{service}}")],
+            16,
+            47,
         ),
         panel(
             "Heartbeat age by service",
             [
                 (
-                    f"time() - max by (container) ({per_service('heartbeat_timestamp_seconds')})",
-                    "{{container}}",
-                ),
+                    f"time() - max by (service) (queen_heartbeat_timestamp_seconds{sel()})",
+                    "{{service}}",
+                )
             ],
-            8,
-            31,
+            0,
+            54,
             unit="s",
         ),
         panel(
-            "Records in by service",
-            [
-                (
-                    f"sum by (container) (rate({per_service('records_consumed_total')}[1m]))",
-                    "{{container}}",
-                ),
-            ],
-            16,
-            31,
-            unit="ops",
+            "Running, by service and version",
+            [(f"count by (service, version) (queen_build_info{sel()})", "{{service}} {{version}}")],
+            8,
+            54,
         ),
     ]
     return {
@@ -228,7 +268,7 @@ def dashboard() -> dict[str, Any]:
         "tags": ["queenloop", "kafka", "training"],
         "timezone": "utc",
         "schemaVersion": 39,
-        "version": 1,
+        "version": 2,
         "refresh": "10s",
         "time": {"from": "now-1h", "to": "now"},
         "templating": {
@@ -238,7 +278,13 @@ def dashboard() -> dict[str, Any]:
                     "type": "datasource",
                     "query": "prometheus",
                     "label": "Prometheus",
-                }
+                },
+                variable("cluster", "Cluster", "label_values(queen_build_info, cluster)"),
+                variable(
+                    "namespace",
+                    "Namespace",
+                    'label_values(queen_build_info{cluster=~"$cluster"}, namespace)',
+                ),
             ]
         },
         "panels": panels,

@@ -17,7 +17,7 @@ class GameMetrics:
     observations: Counter
     rewards: Counter
     decisions: Counter
-    mean_reward: Gauge
+    reward_mean: Gauge
     rules_version: Gauge
 
     @classmethod
@@ -35,8 +35,10 @@ class GameMetrics:
                 ["status"],
                 registry=registry,
             ),
-            mean_reward=Gauge(
-                f"{p}_mean_reward", "Mean reward per territory of the last tick", registry=registry
+            reward_mean=Gauge(
+                f"{p}_reward_mean",
+                "Mean reward per territory of the last tick (smooth it with avg_over_time)",
+                registry=registry,
             ),
             rules_version=Gauge(f"{p}_rules_version", "Rules version in force", registry=registry),
         )
@@ -55,5 +57,5 @@ class GameMetrics:
         self.decisions.labels(status="late").inc(book.late)
         self.decisions.labels(status="duplicate").inc(book.duplicates)
         self.decisions.labels(status="unknown").inc(book.unknown)
-        self.mean_reward.set(mean_reward)
+        self.reward_mean.set(mean_reward)
         self.rules_version.set(rules_version)

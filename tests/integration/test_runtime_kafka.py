@@ -132,7 +132,10 @@ def test_bad_records_go_to_dead_letters_with_distinct_reasons_and_good_ones_flow
     assert "resources=nan" in letters_read[2].message
     assert letters_read[0].value == inputs[1] and letters_read[0].source_topic == src
     for kind in ("NOT_SINGLE_OBJECT", "UNKNOWN_FINGERPRINT", "INVALID_RECORD"):
-        assert registry.get_sample_value("queen_it_dead_letters_total", {"kind": kind}) == 1
+        assert (
+            registry.get_sample_value("queen_dead_letters_total", {"service": "it", "kind": kind})
+            == 1
+        )
 
 
 def _start_app(kafka, src, out, dead, group):

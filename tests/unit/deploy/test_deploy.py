@@ -136,9 +136,13 @@ def test_rules_check_and_every_alert_has_a_test_that_fires_and_one_that_stays_qu
         for check_ in case["alert_rule_test"]:
             (fires if check_.get("exp_alerts") else quiet).add(check_["alertname"])
     assert fires == quiet == set(alert_queries()), "each alert: one firing and one quiet test"
+    runbook = (DEPLOY.parent / "docs" / "runbook.md").read_text()
     for group in rules()["groups"]:
         for rule in group["rules"]:
-            assert rule["annotations"]["runbook"].strip(), rule["alert"]
+            assert rule["labels"]["severity"] in ("critical", "warning"), rule["alert"]
+            url = rule["annotations"]["runbook_url"]
+            assert url == f"docs/runbook.md#{rule['alert'].lower()}", rule["alert"]
+            assert f"## {rule['alert']}" in runbook, f"docs/runbook.md has no {rule['alert']}"
 
 
 def test_the_committed_dashboard_is_the_generators_output():
@@ -156,7 +160,10 @@ def test_the_committed_dashboard_is_the_generators_output():
         "Model version: trained vs served",
         "Observation → decision latency",
         "Decisions: SEND / WAIT",
-        "Joiner: matched / expired, pending",
+        "Joiner: matched / expired",
+        "Joiner: held",
+        "Heartbeat age by service",
+        "Running, by service and version",
         "Dead letters by service",
         "Consumer lag by service",
     ):
@@ -165,13 +172,15 @@ def test_the_committed_dashboard_is_the_generators_output():
 
 def test_every_metric_a_query_reads_is_one_a_service_exports():
     registry = CollectorRegistry()
-    for service in ("inference", "joiner", "trainer"):
-        LoopMetrics.create(registry, service)
+    LoopMetrics.create(registry, "inference")  # one name per meaning: a service label
     InferenceMetrics.create(registry)
     JoinerMetrics.create(registry)
     TrainerMetrics.create(registry)
     GameMetrics.create(registry)
-    exported = {s.name for family in registry.collect() for s in family.samples}
+    suffixes = ("", "_total", "_bucket", "_count", "_sum")
+    exported = {s.name for family in registry.collect() for s in family.samples} | {
+        family.name + suffix for family in registry.collect() for suffix in suffixes
+    }
     queries = [e for _, e in dashboard_queries()] + list(alert_queries().values())
     for expression in queries:
         for name in metric_names(expression):

@@ -69,11 +69,9 @@ def test_a_batch_whose_handler_raises_is_split_until_the_record_is_isolated():
     assert out == [10, 11, 12, 14, 15, 16, 17], "everything else handled once, in order"
     assert [(d.offset, d.error_kind) for d in dead] == [(13, ErrorKind.PROCESSING_ERROR)]
     assert "seq 13" in dead[0].message
-    assert registry.get_sample_value("queen_t_handler_errors_total") == 1
-    assert (
-        registry.get_sample_value("queen_t_records_rejected_total", {"reason": "processing_error"})
-        == 1
-    )
+    assert registry.get_sample_value("queen_handler_errors_total", {"service": "t"}) == 1
+    labels = {"service": "t", "reason": "processing_error"}
+    assert registry.get_sample_value("queen_records_rejected_total", labels) == 1
     assert handler.calls <= 2 * 3 + 1, "a split, not a retry per record"
 
 

@@ -71,7 +71,10 @@ def test_bad_records_become_dead_letters_and_good_ones_flow_on():
     assert letters[0].value == b"not avro" and "unlucky seq" in letters[1].message
     assert consumer.commits == [{("in", 0): 4}]
     assert (
-        registry.get_sample_value("queen_test_dead_letters_total", {"kind": "INVALID_EVENT"}) == 1
+        registry.get_sample_value(
+            "queen_dead_letters_total", {"service": "test", "kind": "INVALID_EVENT"}
+        )
+        == 1
     )
 
 

@@ -8,7 +8,7 @@ def snapshot(at, ticks, decisions_send, decisions_wait, version):
             "game": {
                 ("queen_game_ticks_total", ()): ticks,
                 ("queen_game_observations_total", ()): ticks * 10,
-                ("queen_game_mean_reward", ()): -2.5,
+                ("queen_game_reward_mean", ()): -2.5,
             },
             "inference": {
                 ("queen_inference_decisions_total", (("gate", "SEND"),)): decisions_send,

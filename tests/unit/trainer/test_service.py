@@ -64,7 +64,7 @@ def test_an_overrun_is_counted_and_the_next_step_starts_at_once():
     assert versions == [1, 2, 3]
     assert registry.get_sample_value("queen_trainer_overruns_total") == 3
     assert registry.get_sample_value("queen_trainer_batches_trained_total") == 3
-    assert registry.get_sample_value("queen_trainer_utilization") == 1.0
+    assert registry.get_sample_value("queen_trainer_utilization_ratio") == 1.0
 
 
 def test_each_reward_time_is_published_once_by_the_step_that_first_trained_on_it():
