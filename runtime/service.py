@@ -53,11 +53,30 @@ COMMON_FLAGS = {
 }
 
 
-def service_parser(description: str) -> argparse.ArgumentParser:
-    """Return a parser with the flags every service accepts."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--metrics-port", type=int, help="QUEEN_METRICS_PORT (0: any free port)")
-    parser.add_argument("--bootstrap-servers", help="KAFKA_BOOTSTRAP_SERVERS")
+def service_parser(
+    module: str, description: str, flags: Mapping[str, str], settings_modules: Sequence[str]
+) -> argparse.ArgumentParser:
+    """A parser for `python -m <module>`: every flag with its variable, default and meaning.
+
+    `flags` maps an argparse destination to the variable it overrides; the help of each comes
+    from the settings classes of `settings_modules` (runtime/reference.py), as in
+    docs/configuration.md.
+    """
+    from runtime.reference import help_line, settings
+
+    helps = {
+        s.variable: help_line(s)
+        for s in settings(("runtime.settings", *settings_modules), with_flags=False)
+    }
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {module}",
+        description=description,
+        epilog="Every other setting is an environment variable: see docs/configuration.md.",
+    )
+    for dest, variable in {**COMMON_FLAGS, **flags}.items():
+        parser.add_argument(
+            f"--{dest.replace('_', '-')}", dest=dest, help=helps.get(variable, variable)
+        )
     return parser
 
 

@@ -179,7 +179,7 @@ class ServiceSettings:
 
     metrics_port: int = 0  # 0 picks a free port; -1 serves no metrics
     heartbeat_file: str = ""  # touched by the loop; empty keeps the heartbeat in memory only
-    log_level: str = "INFO"
+    log_level: str = "INFO"  # DEBUG, INFO, WARNING or ERROR
     shutdown_grace_s: float = 20.0  # after SIGTERM, exit within this many seconds whatever
     watch_interval_s: float = 5.0  # seconds between checks that the topics are still the same
     unreachable_exit_s: float = 60.0  # exit (code 4) when the cluster has not answered this long
@@ -235,6 +235,18 @@ class EventTimeSettings:
             int(self.max_behind_s * 1000),
             int(self.max_wall_skew_s * 1000),
         )
+
+
+@dataclass(frozen=True)
+class TopicSettings:
+    """How `python -m runtime.topics` creates topics."""
+
+    replication: int = 1  # replicas of every topic; above 1, min.insync.replicas is one less
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> TopicSettings:
+        """Read QUEEN_TOPIC_REPLICATION."""
+        return cls(replication=env_int(environ, "QUEEN_TOPIC_REPLICATION", cls.replication, 1))
 
 
 def limits_from_env(environ: Mapping[str, str]) -> Limits:

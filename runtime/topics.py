@@ -25,7 +25,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from runtime.errors import TopicMismatchError
 from runtime.kafka import make_admin
-from runtime.settings import KafkaSettings, env_int
+from runtime.settings import KafkaSettings, TopicSettings
 
 logger = logging.getLogger(__name__)
 
@@ -183,8 +183,7 @@ def check_layout(admin: AdminClient, specs: Sequence[TopicSpec], timeout: float 
 def specs_from_env(environ: dict[str, str] | os._Environ[str]) -> list[TopicSpec]:
     """The loop's topics for the environment's settings (QUEEN_TOPIC_REPLICATION too)."""
     settings = KafkaSettings.from_env(environ)
-    replication = env_int(environ, "QUEEN_TOPIC_REPLICATION", 1, minimum=1)
-    return topic_specs(settings, replication)
+    return topic_specs(settings, TopicSettings.from_env(environ).replication)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,21 +26,23 @@ from trainer.watchdog import Watchdog
 logger = logging.getLogger("trainer")
 
 
+FLAGS = {
+    "taken_log": "QUEEN_TRAINER_TAKEN_LOG",
+    "interval": "QUEEN_TRAINER_TRAINING_INTERVAL",
+    "checkpoint_dir": "QUEEN_TRAINER_CHECKPOINT_DIR",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the trainer until SIGTERM/SIGINT (or the watchdog ends it)."""
-    parser = service_parser(__doc__ or "")
-    parser.add_argument("--taken-log", help="QUEEN_TRAINER_TAKEN_LOG: file of decision_ids taken")
-    parser.add_argument("--interval", type=float, help="QUEEN_TRAINER_TRAINING_INTERVAL")
-    parser.add_argument("--checkpoint-dir", help="QUEEN_TRAINER_CHECKPOINT_DIR")
+    parser = service_parser(
+        "trainer", __doc__ or "", FLAGS, ("trainer.settings", "trainer.service_settings")
+    )
     ctx = ServiceContext.create(
         "trainer",
         argv,
         parser,
-        {
-            "taken_log": "QUEEN_TRAINER_TAKEN_LOG",
-            "interval": "QUEEN_TRAINER_TRAINING_INTERVAL",
-            "checkpoint_dir": "QUEEN_TRAINER_CHECKPOINT_DIR",
-        },
+        FLAGS,
         (EXPERIENCES, MODEL_VERSIONS, DEAD_LETTERS),
     )
     config = ContinuousTrainingConfig.from_env(ctx.environ)

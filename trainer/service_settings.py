@@ -13,7 +13,7 @@ from runtime.settings import env_int, env_str
 class TrainerServiceSettings:
     """Where the trainer keeps its state and its keys (QUEEN_TRAINER_*, QUEEN_SIGNING_*)."""
 
-    group_id: str = "queen-trainer"
+    group_id: str = "queen-trainer"  # consumer group (its offsets: lag, and resume of old data)
     checkpoint_dir: str = "var/checkpoints"  # checkpoints and the reserved version number
     taken_log: str = ""  # test hook: a file of "version created_at decision_id" lines
     # The Ed25519 private key every published version is signed with (PEM, PKCS#8).

@@ -35,7 +35,7 @@ class ContinuousTrainingConfig:
     # Learning rate schedule
     initial_lr: float = 0.001
     lr_decay: float = 0.99  # multiplied in every lr_decay_steps steps
-    min_lr: float = 0.0001
+    min_lr: float = 0.0001  # the schedule never goes below it
     # Gate integration
     train_on_wait: bool = True  # include WAIT experiences
     wait_reward_multiplier: float = 0.5  # loss weight of WAIT experiences (see docs)
@@ -49,8 +49,8 @@ class ContinuousTrainingConfig:
     priority_beta: float = 0.4  # importance-weight exponent
     checkpoint_every: int = 50  # versions between checkpoints
     watchdog_multiple: float = 30.0  # no step for this many intervals with data: exit non-zero
-    model_name: str = "queen"
-    seed: int = 0
+    model_name: str = "queen"  # the key of the versions published
+    seed: int = 0  # seeds version 0 and the sampler
 
     def __post_init__(self) -> None:
         """Validate every value; the message names the variable and the value."""

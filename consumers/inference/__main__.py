@@ -21,16 +21,19 @@ from runtime.signing import Verifier, load_trusted_keys
 from runtime.topics import DEAD_LETTERS, DECISIONS, MODEL_VERSIONS, OBSERVATIONS
 from schemas.records import Observation
 
+FLAGS = {"group": "QUEEN_INFERENCE_GROUP"}
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run inference until SIGTERM/SIGINT."""
-    parser = service_parser(__doc__ or "")
-    parser.add_argument("--group", help="QUEEN_INFERENCE_GROUP")
+    parser = service_parser(
+        "consumers.inference", __doc__ or "", FLAGS, ("consumers.inference.settings",)
+    )
     ctx = ServiceContext.create(
         "inference",
         argv,
         parser,
-        {"group": "QUEEN_INFERENCE_GROUP"},
+        FLAGS,
         (OBSERVATIONS, DECISIONS, MODEL_VERSIONS, DEAD_LETTERS),
     )
     settings = InferenceSettings.from_env(ctx.environ)

@@ -14,13 +14,13 @@ from runtime.settings import env_float, env_int, env_str
 class InferenceSettings:
     """Inference's own settings."""
 
-    group_id: str = "queen-inference"
+    group_id: str = "queen-inference"  # consumer group; instances share the partitions
     model_name: str = "queen"  # the key of the versions served
     model_seed: int = 0  # seed of version 0, the same in every process
     policy_seed: int = 0  # seed of the exploring policy
     exploration: str = "epsilon"  # epsilon | softmax
-    epsilon: float = 0.1
-    temperature: float = 0.1
+    epsilon: float = 0.1  # share of uniformly random actions (epsilon mode), in [0, 1]
+    temperature: float = 0.1  # softmax temperature over action values (softmax mode), > 0
     gate_threshold: float = 0.0  # expected gain over waiting required to SEND
     batch_size: int = 500  # observations per micro-batch at most
     torch_threads: int = 1  # intra-op threads: micro-batches are small; more threads add jitter

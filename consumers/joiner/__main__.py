@@ -17,16 +17,19 @@ from runtime.settings import EventTimeSettings
 from runtime.topics import DEAD_LETTERS, DECISIONS, EXPERIENCES, REWARDS
 from schemas.records import Decision, Reward
 
+FLAGS = {"transactional_id": "QUEEN_JOINER_TRANSACTIONAL_ID"}
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the joiner until SIGTERM/SIGINT."""
-    parser = service_parser(__doc__ or "")
-    parser.add_argument("--transactional-id", help="QUEEN_JOINER_TRANSACTIONAL_ID")
+    parser = service_parser(
+        "consumers.joiner", __doc__ or "", FLAGS, ("consumers.joiner.settings",)
+    )
     ctx = ServiceContext.create(
         "joiner",
         argv,
         parser,
-        {"transactional_id": "QUEEN_JOINER_TRANSACTIONAL_ID"},
+        FLAGS,
         (DECISIONS, REWARDS, EXPERIENCES, DEAD_LETTERS),
     )
     settings = JoinerSettings.from_env(ctx.environ)

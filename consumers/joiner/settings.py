@@ -14,7 +14,7 @@ from runtime.settings import env_bool, env_float, env_int, env_str
 class JoinerSettings:
     """The joiner's own settings (QUEEN_JOINER_*)."""
 
-    group_id: str = "queen-joiner"
+    group_id: str = "queen-joiner"  # consumer group (and the transactions' offsets)
     reward_timeout_ms: int = 60_000  # 4 ticks of game time
     default_reward: float = 0.0  # reward of a decision whose reward never came
     drop_expired: bool = False  # True: drop (and count) expired decisions instead

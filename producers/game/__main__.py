@@ -27,9 +27,7 @@ FLAGS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Play until SIGTERM/SIGINT or the tick budget."""
-    parser = service_parser(__doc__ or "")
-    for dest, variable in FLAGS.items():
-        parser.add_argument(f"--{dest.replace('_', '-')}", help=variable)
+    parser = service_parser("producers.game", __doc__ or "", FLAGS, ("producers.game.settings",))
     ctx = ServiceContext.create(
         "game", argv, parser, FLAGS, (OBSERVATIONS, REWARDS, DECISIONS, DEAD_LETTERS)
     )

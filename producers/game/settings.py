@@ -14,7 +14,7 @@ class GameSettings:
 
     speed: float = 1.0  # game seconds per wall second; 1 = real time (a tick every 15 s)
     territories: int = 64  # territories of the simulated world (only the simulator counts them)
-    seed: int = 0
+    seed: int = 0  # the simulated world's seed (same seed, same game)
     rule_switch_tick: int = -1  # tick of patch day; -1: never
     ticks: int = 0  # stop after this many ticks; 0: play until stopped
     epoch: str = ""  # id of this run of the game; empty: a fresh random one at every start
