@@ -32,6 +32,7 @@ from runtime.logs import configure_logging
 from runtime.loop import LoopConfig, ServiceLoop, install_signal_handlers
 from runtime.metrics import LoopMetrics, serve_metrics
 from runtime.settings import (
+    CodecSettings,
     KafkaSettings,
     ServiceSettings,
     env_with_args,
@@ -39,8 +40,9 @@ from runtime.settings import (
     warn_unknown_variables,
 )
 from runtime.topics import DEAD_LETTERS
-from schemas.codec import AvroSingleObjectCodec
+from schemas.codec import AvroSingleObjectCodec, Codec
 from schemas.enums import ErrorKind
+from schemas.limits import Limits
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +95,20 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def make_codec(settings: CodecSettings, limits: Limits) -> Codec:
+    """The single-object codec, or the Confluent wire format when a registry is configured."""
+    if not settings.schema_registry_url:
+        return AvroSingleObjectCodec.default(limits)
+    from runtime.registry_codec import ConfluentWireCodec
+
+    extra = {}
+    if settings.schema_registry_basic_auth:
+        extra["basic.auth.user.info"] = settings.schema_registry_basic_auth
+    client = ConfluentWireCodec.connect(settings.schema_registry_url, extra)
+    logger.info("Confluent wire format through %s", settings.schema_registry_url)
+    return ConfluentWireCodec(client, limits, settings.schema_registry_auto_register)
+
+
 def run_service(main: Callable[[], int]) -> int:
     """Run a service's main; a failed start or a fatal client error is one line and a code."""
     if not logging.getLogger().handlers:
@@ -117,7 +133,7 @@ class ServiceContext:
     service: ServiceSettings
     registry: CollectorRegistry
     loop_metrics: LoopMetrics
-    codec: AvroSingleObjectCodec
+    codec: Codec
     producer: Any
     dead_letters: DeadLetterPublisher
     stop: threading.Event
@@ -168,7 +184,7 @@ class ServiceContext:
         if service.metrics_port >= 0:
             _server, port = serve_metrics(registry, service.metrics_port)
             logger.info("metrics on :%d/metrics", port)
-        codec = AvroSingleObjectCodec.default(limits)
+        codec = make_codec(CodecSettings.from_env(environ), limits)
         producer = make_producer(kafka, **(producer_overrides or {}))
         dead = DeadLetterPublisher(
             producer, kafka.topic(DEAD_LETTERS), name, codec, loop_metrics.dead_letters

@@ -237,6 +237,33 @@ class EventTimeSettings:
         )
 
 
+@dataclass(frozen=True, repr=False)
+class CodecSettings:
+    """Which wire format the services write and read (docs/events.md)."""
+
+    # empty: Avro single-object encoding (no server); a URL: the Confluent wire format through
+    # that Schema Registry (mock://NAME is confluent-kafka's in-memory registry, for tests)
+    schema_registry_url: str = ""
+    schema_registry_basic_auth: str = ""  # user:password for the registry (a secret)
+    schema_registry_auto_register: bool = True  # register schemas on first use
+
+    def __repr__(self) -> str:
+        """Never the credentials."""
+        return f"CodecSettings(schema_registry_url={self.schema_registry_url!r})"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> CodecSettings:
+        """Read QUEEN_SCHEMA_REGISTRY_URL, _BASIC_AUTH and _AUTO_REGISTER."""
+        d = cls
+        return cls(
+            schema_registry_url=env_str(environ, "QUEEN_SCHEMA_REGISTRY_URL", ""),
+            schema_registry_basic_auth=env_str(environ, "QUEEN_SCHEMA_REGISTRY_BASIC_AUTH", ""),
+            schema_registry_auto_register=env_bool(
+                environ, "QUEEN_SCHEMA_REGISTRY_AUTO_REGISTER", d.schema_registry_auto_register
+            ),
+        )
+
+
 @dataclass(frozen=True)
 class TopicSettings:
     """How `python -m runtime.topics` creates topics."""
