@@ -62,6 +62,11 @@ class DeadLetterPublisher:
             letter.offset,
             kind.value,
             letter.message,
+            extra={
+                "topic": letter.source_topic,
+                "partition": letter.partition,
+                "offset": letter.offset,
+            },
         )
         self.producer.produce(
             self.topic, key=letter.source_topic.encode(), value=self.codec.encode(letter)

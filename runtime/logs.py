@@ -9,21 +9,55 @@ every few seconds, not hundreds.
 
 from __future__ import annotations
 
+import datetime
+import json
 import logging
 import re
 import time
 from collections.abc import Callable
 
+from runtime.version import VERSION
+
 LIBRDKAFKA_LOGGER = "librdkafka"
+CONTEXT = ("topic", "partition", "offset", "model_version", "epoch")  # extra= fields kept
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
-    """Send every logger's records to stderr with time, service and logger name."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, service, version, logger, message, context."""
+
+    def __init__(self, service: str) -> None:
+        """Label every line with `service`."""
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a JSON line (exceptions as a string under "exception")."""
+        line: dict[str, object] = {
+            "time": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(),
+            "level": record.levelname,
+            "service": self.service,
+            "version": VERSION,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in CONTEXT:
+            if hasattr(record, name):
+                line[name] = getattr(record, name)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def configure_logging(service: str, level: str = "INFO", fmt: str = "text") -> None:
+    """Send every logger's records to stderr: plain text, or JSON lines (`fmt="json"`)."""
     logging.basicConfig(
         level=level.upper(),
         format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
         force=True,
     )
+    if fmt == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter(service))
     logging.getLogger(LIBRDKAFKA_LOGGER).addFilter(Throttle())
 
 

@@ -163,7 +163,7 @@ class ServiceContext:
         """
         environ = env_with_args(os.environ, argv, parser, {**COMMON_FLAGS, **flags})
         service = ServiceSettings.from_env(environ)
-        configure_logging(name, service.log_level)
+        configure_logging(name, service.log_level, service.log_format)
         kafka = KafkaSettings.from_env(environ)
         limits = limits_from_env(environ)
         warn_unknown_variables(environ)

@@ -180,6 +180,7 @@ class ServiceSettings:
     metrics_port: int = 0  # 0 picks a free port; -1 serves no metrics
     heartbeat_file: str = ""  # touched by the loop; empty keeps the heartbeat in memory only
     log_level: str = "INFO"  # DEBUG, INFO, WARNING or ERROR
+    log_format: str = "text"  # text, or json: one JSON object per line (service, version, ...)
     shutdown_grace_s: float = 20.0  # after SIGTERM, exit within this many seconds whatever
     watch_interval_s: float = 5.0  # seconds between checks that the topics are still the same
     unreachable_exit_s: float = 60.0  # exit (code 4) when the cluster has not answered this long
@@ -190,6 +191,8 @@ class ServiceSettings:
             raise SettingsError(f"QUEEN_METRICS_PORT={self.metrics_port!r}: must be -1..65535")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise SettingsError(f"QUEEN_LOG_LEVEL={self.log_level!r}: not a log level")
+        if self.log_format not in ("text", "json"):
+            raise SettingsError(f"QUEEN_LOG_FORMAT={self.log_format!r}: must be text or json")
         for name in ("shutdown_grace_s", "watch_interval_s", "unreachable_exit_s"):
             if not getattr(self, name) > 0:
                 raise SettingsError(f"QUEEN_{name.upper()}={getattr(self, name)!r}: must be > 0")
@@ -202,6 +205,7 @@ class ServiceSettings:
             metrics_port=env_int(environ, "QUEEN_METRICS_PORT", d.metrics_port, minimum=-1),
             heartbeat_file=env_str(environ, "QUEEN_HEARTBEAT_FILE", d.heartbeat_file),
             log_level=env_str(environ, "QUEEN_LOG_LEVEL", d.log_level),
+            log_format=env_str(environ, "QUEEN_LOG_FORMAT", d.log_format),
             shutdown_grace_s=env_float(environ, "QUEEN_SHUTDOWN_GRACE_S", d.shutdown_grace_s),
             watch_interval_s=env_float(environ, "QUEEN_WATCH_INTERVAL_S", d.watch_interval_s),
             unreachable_exit_s=env_float(environ, "QUEEN_UNREACHABLE_EXIT_S", d.unreachable_exit_s),

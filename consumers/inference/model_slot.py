@@ -87,7 +87,9 @@ class ModelSlot:
             self.metrics.served_version.set(version.version)
             now_us = time.time_ns() // 1000 if now_us is None else now_us
             self.metrics.hot_load_seconds.observe(max(0, now_us - version.created_at) / 1e6)
-        logger.info("serving model version %d", version.version)
+        logger.info(
+            "serving model version %d", version.version, extra={"model_version": version.version}
+        )
         return True
 
     def reject(self, rejection: Rejection) -> None:

@@ -116,3 +116,23 @@ def test_unknown_queen_variables_are_warned_about(caplog):
     with caplog.at_level("WARNING"):
         assert warn_unknown_variables(env) == ["QUEEN_PARTITONS"]
     assert "QUEEN_PARTITONS" in caplog.text
+
+
+def test_json_logs_carry_service_version_and_record_context(capsys):
+    import json
+    import logging
+
+    from runtime.logs import configure_logging
+
+    configure_logging("joiner", "INFO", "json")
+    logging.getLogger("x").warning("dead letter", extra={"topic": "t", "partition": 3, "offset": 9})
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert (
+        line["service"] == "joiner"
+        and line["level"] == "WARNING"
+        and line["message"] == "dead letter"
+    )
+    assert (line["topic"], line["partition"], line["offset"]) == ("t", 3, 9) and line["version"]
+    configure_logging("joiner", "INFO")  # back to text for the other tests
+    with pytest.raises(SettingsError, match="QUEEN_LOG_FORMAT='xml'"):
+        ServiceSettings.from_env({"QUEEN_LOG_FORMAT": "xml"})
