@@ -12,7 +12,8 @@ count of `Audit.violations()` must be 0:
 - decisions that are not their tick's decision but got an experience anyway.
 - MATCHED experiences whose reward is not their own tick's; DEFAULT experiences whose tick
   has a reward on the topic.
-- decision ids trained twice: taken into the buffer by published versions more than once.
+- decision ids trained twice: taken into the buffer by published versions more than once; and
+  experiences no published version took at all (once the pipeline has drained).
 - version numbers used twice.
 """
 
@@ -127,6 +128,8 @@ def count(
                 counts["experiences_with_another_ticks_reward"] += 1
 
     counts["decisions_trained_twice"] = sum(1 for n in Counter(trained).values() if n > 1)
+    joined = {e.decision.decision_id for e in experiences}
+    counts["experiences_never_trained"] = len(joined - set(trained))
     counts["trained_decisions_that_are_not_a_ticks_decision"] = len(set(trained) - canonical)
     counts["version_numbers_used_twice"] = sum(
         1 for n in Counter(v.version for v in versions).values() if n > 1
@@ -152,6 +155,7 @@ _ALWAYS = {
     "default_experiences_whose_reward_exists",
     "experiences_with_another_ticks_reward",
     "decisions_trained_twice",
+    "experiences_never_trained",
     "trained_decisions_that_are_not_a_ticks_decision",
     "version_numbers_used_twice",
 }

@@ -156,9 +156,10 @@ class FaultRun:
 
     def _all_taken(self) -> bool:
         """Every experience's decision is in the taken log of some published version."""
+        # the joiner has resolved everything and the game is stopped: the topic is complete
         experiences = {
             CODEC.decode(m.value(), Experience).decision.decision_id
-            for m in self._experiences.poll()
+            for m in self._experiences.poll_all(idle=1.0)
         }
         published = {
             (v.version, v.created_at)

@@ -78,6 +78,7 @@ def test_every_broken_promise_is_counted():
         "default_experiences_whose_reward_exists": 1,
         "experiences_with_another_ticks_reward": 1,
         "decisions_trained_twice": 1,
+        "experiences_never_trained": 4,
         "trained_decisions_that_are_not_a_ticks_decision": 1,
         "version_numbers_used_twice": 1,
     }
