@@ -51,6 +51,20 @@ class ContinuousTrainingConfig:
     watchdog_multiple: float = 30.0  # no step for this many intervals with data: exit non-zero
     model_name: str = "queen"
     seed: int = 0
+    # Issue 15 (docs/learning.md measures each, alone and combined)
+    # "taken": regress the taken action's value only (the seed); "all": every action, those not
+    # taken on the gate's exact expected reward under its rules (trainer/revalidate.py).
+    loss_targets: str = "taken"
+    counterfactual_weight: float = 1.0  # loss weight of each action not taken ("all")
+    # Rows of older rules than the gate's (after patch day): "keep" (the seed), "down-weight"
+    # (x stale_rules_weight), "retire" (not trained on), "relabel" (the current gate's
+    # expectations only: the realized reward and logged verdict belong to the old rules).
+    stale_rules: str = "keep"
+    stale_rules_weight: float = 0.1  # loss weight of older-rules rows ("down-weight")
+    # Weigh each row by 1 / (32 x its logged propensity), at most propensity_clip.
+    propensity_weighting: bool = False
+    propensity_clip: float = 10.0
+    optimizer: str = "adam"  # "adam", "adamw" (weight decay 0.01) or "sgd" (momentum 0.9)
 
     def __post_init__(self) -> None:
         """Validate every value; the message names the variable and the value."""
@@ -72,6 +86,16 @@ class ContinuousTrainingConfig:
             ("max_version_lag", self.max_version_lag >= 0, ">= 0"),
             ("checkpoint_every", self.checkpoint_every >= 1, ">= 1"),
             ("watchdog_multiple", self.watchdog_multiple > 1, "> 1"),
+            ("loss_targets", self.loss_targets in ("taken", "all"), "taken|all"),
+            ("counterfactual_weight", self.counterfactual_weight >= 0, ">= 0"),
+            (
+                "stale_rules",
+                self.stale_rules in ("keep", "down-weight", "retire", "relabel"),
+                "keep|down-weight|retire|relabel",
+            ),
+            ("stale_rules_weight", 0 <= self.stale_rules_weight <= 1, "in [0, 1]"),
+            ("propensity_clip", self.propensity_clip >= 1, ">= 1"),
+            ("optimizer", self.optimizer in ("adam", "adamw", "sgd"), "adam|adamw|sgd"),
         ]
         for name, ok, rule in checks:
             if not ok:

@@ -147,3 +147,32 @@ def test_a_non_finite_loss_rolls_back_and_publishes_nothing():
     for name, value in learner.model.state_dict().items():
         assert torch.equal(value, before[name]), name
     assert learner.step(make_batch(), gate).version == 2
+
+
+def test_non_finite_weights_roll_back_the_weights_and_the_optimizer_state():
+    learner = Learner(initial_model(0), ContinuousTrainingConfig())
+    gate = SimulationGate(RULES_V1)
+    for _ in range(3):
+        learner.step(make_batch(), gate)
+    weights = {k: v.clone() for k, v in learner.model.state_dict().items()}
+    state = {
+        i: {k: v.clone() for k, v in s.items()}
+        for i, s in enumerate(learner.optimizer.state_dict()["state"].values())
+    }
+    step = learner.optimizer.step
+
+    def poisoned_step():
+        step()
+        with torch.no_grad():
+            next(learner.model.parameters()).fill_(float("nan"))
+
+    learner.optimizer.step = poisoned_step
+    assert learner.step(make_batch(), gate) is None
+    assert learner.rollbacks == 1 and learner.version == 3
+    for name, value in learner.model.state_dict().items():
+        assert torch.equal(value, weights[name]), name
+    for i, s in enumerate(learner.optimizer.state_dict()["state"].values()):
+        for k, v in s.items():
+            assert torch.equal(v, state[i][k]), (i, k)
+    learner.optimizer.step = step
+    assert learner.step(make_batch(), gate).version == 4
