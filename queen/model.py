@@ -4,7 +4,8 @@ Joint, not factorized: what a spawn type is worth depends on the chunk it lands 
 is worth the threat it clears there; a worker is worth the safety of its chunk), so the value
 of (chunk, type) is an interaction that two independent heads (chunk, type) cannot express
 without an extra term. 32 outputs are few; the joint head keeps one value per action, which is
-also what the replay loss regresses (the reward of the action taken). torch, no I/O.
+what the losses regress: `regression_loss` the action taken (the seed), `all_actions_loss`
+every action where the gate's expected reward is known (trainer/revalidate.py). torch, no I/O.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch import nn
 from queen.features import N_FEATURES
 from queen.rules import N_ACTIONS
 
-HIDDEN = 64
+HIDDEN = 128  # 64 stalls at ~0.87 of the oracle − random gap (docs/learning.md)
 ARCHITECTURE = f"QueenNN:mlp:{N_FEATURES}-{HIDDEN}-{HIDDEN}-{N_ACTIONS}:relu:v1"
 ARCHITECTURE_FINGERPRINT = hashlib.sha256(ARCHITECTURE.encode()).hexdigest()[:16]
 

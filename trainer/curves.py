@@ -147,7 +147,7 @@ def run_continuous(
         agreements = []
         cpu = time.process_time()
         for _ in range(steps_per_tick):
-            sample = buffer.sample(training.batch_size, learner.version)
+            sample = buffer.sample(training.batch_size * training.updates_per_step, learner.version)
             if sample is None:
                 break
             outcome = learner.step(sample, trainer_gate)

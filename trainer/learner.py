@@ -1,9 +1,10 @@
-"""The learner: one gradient step on a re-validated batch, and rollback on divergence.
+"""The learner: a training step on a re-validated batch, and rollback on divergence.
 
-`step(batch, gate)` trains QueenNN on the batch's targets at the scheduled learning rate and
-returns the outcome; a non-finite loss or weight restores the last good model and optimizer,
-is counted, and yields no version. The learner takes batches, not a consumer: the service
-decides where batches come from.
+`step(batch, gate)` trains QueenNN on the batch's targets at the scheduled learning rate (one
+gradient update per `batch_size` rows, up to `updates_per_step`) and returns the outcome; a
+non-finite loss or weight restores the last good model and optimizer, is counted, and yields
+no version. The learner takes batches, not a consumer: the service decides where batches come
+from.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 from queen.gate import SimulationGate
 from queen.model import QueenNN, all_actions_loss, regression_loss
 from trainer.buffer.buffer import Batch
-from trainer.revalidate import training_targets
+from trainer.revalidate import Targets, training_targets
 from trainer.settings import ContinuousTrainingConfig
 
 logger = logging.getLogger(__name__)
@@ -123,39 +124,37 @@ class Learner:
         self._good = LastGood(model, self.optimizer)
 
     def step(self, batch: Batch, gate: SimulationGate) -> StepOutcome | None:
-        """Take one step; None when nothing in the batch is kept or the step diverged."""
+        """Take one step; None when nothing in the batch is kept or the step diverged.
+
+        A step is `updates` gradient updates on minibatches of about `batch_size` rows, the
+        batch's kept rows split by stride (rows j, j + updates, ...): up to
+        `updates_per_step`, fewer while the batch is smaller. A batch of `batch_size` rows
+        (what the service samples today) is one update, as in the seed.
+        """
         t = training_targets(batch, gate, self.config)
-        if not t.keep.any():
+        kept = np.flatnonzero(t.keep)
+        if len(kept) == 0:
             self.skipped += 1
             return None
         lr = self.config.lr_at(self.steps)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        keep = t.keep
+        updates = max(
+            1, min(self.config.updates_per_step, round(len(kept) / self.config.batch_size))
+        )
+        errors = np.empty(len(kept), dtype=np.float32)
+        losses = []
         self.model.train()
-        features = torch.from_numpy(np.ascontiguousarray(batch.features[keep]))
-        if t.all_targets is not None and t.all_weights is not None:
-            loss, every = all_actions_loss(
-                self.model,
-                features,
-                torch.from_numpy(t.all_targets[keep]),
-                torch.from_numpy(t.all_weights[keep]),
-            )
-            errors = every[torch.arange(len(every)), torch.from_numpy(batch.action[keep])]
-        else:
-            loss, errors = regression_loss(
-                self.model,
-                features,
-                torch.from_numpy(batch.action[keep]),
-                torch.from_numpy(t.targets[keep]),
-                torch.from_numpy(t.weights[keep]),
-            )
-        if not torch.isfinite(loss):
-            self._rollback(f"non-finite loss {loss.item()}")
-            return None
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
+        for j in range(updates):
+            loss, error = self._loss(batch, t, kept[j::updates])
+            if not torch.isfinite(loss):
+                self._rollback(f"non-finite loss {loss.item()}")
+                return None
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            losses.append(loss.item())
+            errors[j::updates] = error.numpy()
         self.model.eval()
         if not all(torch.isfinite(p).all() for p in self.model.parameters()):
             self._rollback("non-finite weights after the step")
@@ -167,12 +166,34 @@ class Learner:
             version=self.version,
             parent_version=parent,
             step=self.steps,
-            loss=float(loss.item()),
-            batch_size=int(keep.sum()),
+            loss=float(np.mean(losses)),
+            batch_size=len(kept),
             learning_rate=lr,
             gate_agreement=float(t.agree.mean()),
-            indices=batch.indices[keep],
-            errors=errors.numpy(),
+            indices=batch.indices[kept],
+            errors=errors,
+        )
+
+    def _loss(
+        self, batch: Batch, t: Targets, rows: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Loss and per-row error (of the taken action) of one minibatch of `batch`."""
+        features = torch.from_numpy(np.ascontiguousarray(batch.features[rows]))
+        action = torch.from_numpy(batch.action[rows])
+        if t.all_targets is not None and t.all_weights is not None:
+            loss, every = all_actions_loss(
+                self.model,
+                features,
+                torch.from_numpy(t.all_targets[rows]),
+                torch.from_numpy(t.all_weights[rows]),
+            )
+            return loss, every[torch.arange(len(rows)), action]
+        return regression_loss(
+            self.model,
+            features,
+            action,
+            torch.from_numpy(t.targets[rows]),
+            torch.from_numpy(t.weights[rows]),
         )
 
     def _rollback(self, why: str) -> None:

@@ -7,12 +7,14 @@ import pytest
 import torch
 
 from queen.dynamics import expected_rewards_all
-from queen.features import state_from_features
+from queen.features import extract_features, state_from_features
 from queen.gate import SimulationGate
 from queen.model import initial_model
 from queen.rules import N_ACTIONS, RULES_V1, RULES_V2
 from runtime.errors import SettingsError
+from tests.unit.queen.test_world import visited_states
 from tests.unit.trainer.test_training import make_batch
+from trainer.buffer.buffer import Batch
 from trainer.learner import Learner
 from trainer.revalidate import expected_table, training_targets
 from trainer.settings import ContinuousTrainingConfig
@@ -119,3 +121,31 @@ def test_the_optimizer_is_the_one_configured(name):
 def test_bad_new_settings_name_the_variable_and_value(env, message):
     with pytest.raises(SettingsError, match=message):
         ContinuousTrainingConfig.from_env(env)
+
+
+def wide_batch(n):
+    features = extract_features(visited_states(n))
+    action = np.arange(n) % N_ACTIONS
+    return Batch(
+        indices=np.arange(n),
+        weights=np.ones(n, np.float32),
+        features=features,
+        action=action,
+        reward=np.full(n, -1.0, np.float32),
+        expected_reward=np.zeros(n, np.float32),
+        gate_send=SimulationGate(RULES_V1).evaluate(features, action).send,
+        rules_version=np.full(n, RULES_V1.version),
+        event_time=np.zeros(n, np.int64),
+        decision_id=[str(i) for i in range(n)],
+    )
+
+
+@pytest.mark.parametrize(("rows", "updates"), [(320, 10), (64, 2), (32, 1), (5, 1), (640, 10)])
+def test_a_step_is_one_update_per_batch_size_rows_up_to_updates_per_step(rows, updates):
+    config = ContinuousTrainingConfig(updates_per_step=10, batch_size=32)
+    learner, gate = Learner(initial_model(0), config), SimulationGate(RULES_V1)
+    outcome = learner.step(wide_batch(rows), gate)
+    adam_steps = {int(s["step"]) for s in learner.optimizer.state.values()}
+    assert adam_steps == {updates}
+    assert (outcome.version, outcome.step, outcome.batch_size) == (1, 1, rows)
+    assert outcome.errors.shape == (rows,) and np.isfinite(outcome.errors).all()
