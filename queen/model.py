@@ -18,7 +18,8 @@ from torch import nn
 from queen.features import N_FEATURES
 from queen.rules import N_ACTIONS
 
-HIDDEN = 128  # 64 stalls at ~0.87 of the oracle − random gap (docs/learning.md)
+# 128 wide: 90% of the oracle − random gap in 11–14 game minutes; 64: 19–24 (docs/learning.md)
+HIDDEN = 128
 ARCHITECTURE = f"QueenNN:mlp:{N_FEATURES}-{HIDDEN}-{HIDDEN}-{N_ACTIONS}:relu:v1"
 ARCHITECTURE_FINGERPRINT = hashlib.sha256(ARCHITECTURE.encode()).hexdigest()[:16]
 

@@ -125,20 +125,26 @@ ROWS = (
 )
 
 
-def markdown_table(reports: Mapping[int, Mapping[str, Any]], switched: bool) -> str:
-    """The continuous loop's figures per seed (columns) as a markdown table."""
+def markdown_table(
+    reports: Mapping[int, Mapping[str, Any]], switched: bool, loop: str = "continuous"
+) -> str:
+    """One loop's figures per seed (columns) as a markdown table (the trainer's CPU too)."""
     seeds = sorted(reports)
     lines = [
-        "| continuous loop | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+        f"| {loop} loop | " + " | ".join(f"seed {s}" for s in seeds) + " |",
         "|---|" + "---|" * len(seeds),
     ]
     for label, key, kind, needs_switch in ROWS:
         if needs_switch and not switched:
             continue
-        cells = [_cell(reports[s]["continuous"], key, kind) for s in seeds]
+        cells = [_cell(reports[s][loop], key, kind) for s in seeds]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    if loop != "continuous":
+        return "\n".join(lines)
     cpu = [f"{reports[s]['trainer_cpu_ms_per_tick']:.0f}" for s in seeds]
     lines.append("| trainer CPU ms per 15-s tick | " + " | ".join(cpu) + " |")
+    oracle = [f"{reports[s]['realized_reward_oracle_last_20_ticks']:.3f}" for s in seeds]
+    lines.append("| the oracle's realized reward, same 20 ticks | " + " | ".join(oracle) + " |")
     step = [f"{reports[s]['trainer_cpu_ms_per_step']:.2f}" for s in seeds]
     lines.append("| trainer CPU ms per step | " + " | ".join(step) + " |")
     if switched:

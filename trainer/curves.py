@@ -238,6 +238,7 @@ def figures(curves: dict[str, list[float]], switch: int | None) -> dict[str, obj
     end = switch if switch is not None else len(curves["random"])
     out["realized_reward_random"] = float(np.mean(curves["random"][:end]))
     out["realized_reward_oracle"] = float(np.mean(curves["oracle"][:end]))
+    out["realized_reward_oracle_last_20_ticks"] = float(np.mean(curves["oracle"][end - 20 : end]))
     if switch is not None:
         agreement = np.asarray(curves["gate_agreement"], dtype=np.float64)
         out["gate_agreement_before_switch"] = float(np.nanmean(agreement[switch - 10 : switch]))
@@ -317,6 +318,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from trainer.curve_plots import markdown_table, share_plot  # matplotlib: a dev dependency
 
     print(markdown_table(reports, args.switch_tick is not None))
+    if not args.no_coupled:
+        print(markdown_table(reports, args.switch_tick is not None, "coupled"))
     if not args.no_plot:
         curves = {seed: c for seed, (_, c) in runs.items()}
         print(share_plot(out / "share.png", curves, args.switch_tick))

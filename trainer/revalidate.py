@@ -17,8 +17,9 @@ Beyond the seed (docs/learning.md measures each):
   reward and logged verdict belong to rules no longer in force. "keep" (the seed), "down-weight"
   (× `stale_rules_weight`), "retire" (left out), or "relabel": the state stays, its targets
   are the current gate's expectations only (no realized reward, no disagreement penalty).
-- `propensity_weighting`: each row weighs 1 / (N_ACTIONS × logged propensity), at most
-  `propensity_clip`: the loss a uniformly random logging policy would have given.
+- `propensity_weighting`: the taken action's target weighs 1 / (N_ACTIONS × logged
+  propensity), at most `propensity_clip`: the loss a uniformly random logging policy would have
+  given. The targets of actions not taken are the gate's, whatever the logging policy did.
 
 Why a loss weight and not a reward multiplier for WAIT: this game's rewards are mostly
 penalties (negative), and halving a negative reward would make WAIT look *better*; the seed's
@@ -45,7 +46,7 @@ class Targets:
 
     keep: np.ndarray  # (n,) bool: row takes part in the step
     targets: np.ndarray  # (n,) float32: target of the taken action
-    weights: np.ndarray  # (n,) float32: importance × WAIT weight × staleness weight
+    weights: np.ndarray  # (n,) float32 of the taken action: importance × WAIT × staleness
     agree: np.ndarray  # (n,) bool: the gate still agrees with the logged decision
     all_targets: np.ndarray | None = None  # (n, N_ACTIONS) float32, loss_targets="all" only
     all_weights: np.ndarray | None = None  # (n, N_ACTIONS) float32, loss_targets="all" only
@@ -92,6 +93,7 @@ def training_targets(
         weights[stale] *= config.stale_rules_weight
     elif config.stale_rules == "retire":
         keep &= ~stale
+    row_weights = weights.copy()  # what every action's target of the row weighs
     if config.propensity_weighting and batch.propensity is not None:
         p = np.maximum(np.asarray(batch.propensity, dtype=np.float64), 1e-12)
         weights *= np.minimum(1.0 / (N_ACTIONS * p), config.propensity_clip)
@@ -104,7 +106,7 @@ def training_targets(
         taken = np.where(expectation_only, table[rows, batch.action], targets)
         table[rows, batch.action] = taken
         targets = taken
-        matrix = np.repeat(weights[:, None] * config.counterfactual_weight, N_ACTIONS, axis=1)
+        matrix = np.repeat(row_weights[:, None] * config.counterfactual_weight, N_ACTIONS, axis=1)
         matrix[rows, batch.action] = weights
         all_targets, all_weights = table.astype(np.float32), matrix.astype(np.float32)
     else:

@@ -1,4 +1,6 @@
-"""The trainer's settings: the seed's ContinuousTrainingConfig (names and defaults kept).
+"""The trainer's settings: the seed's ContinuousTrainingConfig, and issue 15's levers.
+
+The seed's names and defaults are kept but initial_lr (docs/learning.md has the figures).
 
 Read once from QUEEN_TRAINER_<FIELD> variables in `main`; a bad value fails at start naming
 the variable and the value.
@@ -68,7 +70,8 @@ class ContinuousTrainingConfig:
     propensity_clip: float = 10.0
     optimizer: str = "adam"  # "adam", "adamw" (weight decay 0.01) or "sgd" (momentum 0.9)
     # Gradient updates per training step, each on batch_size rows: a step trains on a batch of
-    # batch_size x updates_per_step rows (the replay ratio, at one version per step).
+    # batch_size x updates_per_step rows (the replay ratio, at one version per step). The
+    # caller samples that many; given batch_size rows a step is one update, as in the seed.
     updates_per_step: int = 10
 
     def __post_init__(self) -> None:

@@ -88,6 +88,12 @@ def test_propensity_weighting_is_the_inverse_of_the_logged_probability_clipped()
     np.testing.assert_allclose(t.weights, expected, rtol=1e-6)
     plain = training_targets(batch, SimulationGate(RULES_V1), ContinuousTrainingConfig())
     np.testing.assert_allclose(plain.weights, 1.0)
+    # the other actions' targets are the gate's: the logging policy does not weigh them
+    rows = np.arange(4)
+    np.testing.assert_allclose(t.all_weights[rows, batch.action], expected, rtol=1e-6)
+    others = np.ones((4, N_ACTIONS), bool)
+    others[rows, batch.action] = False
+    np.testing.assert_allclose(t.all_weights[others], 1.0)
 
 
 def test_a_step_on_every_actions_targets_lowers_their_loss():
