@@ -58,8 +58,8 @@ baselines: $(STAMP) ## Print the baseline policies' mean reward per tick (queen.
 bench: $(STAMP) ## Benchmarks beside their goals (BENCH=quick: under a minute); writes bench/results/
 	$(PY) -m bench $(if $(filter quick,$(BENCH)),--quick,)
 
-curves: $(STAMP) ## Learning curves in game time: continuous vs coupled, with patch day (var/curves)
-	$(PY) -m trainer.curves --ticks 400 --switch-tick 200 --out var/curves
+curves: $(STAMP) ## Learning curves in game time, seeds 0-2: continuous vs coupled, patch day (var/curves: JSON + PNG)
+	OMP_NUM_THREADS=1 $(PY) -m trainer.curves --ticks 400 --switch-tick 200 --seeds 0 1 2 --out var/curves
 
 # `make lock` writes four hashed locks with pip-tools in a scratch venv. Existing pins are kept
 # (only what changed in pyproject.toml moves); UPGRADE=1 re-resolves everything to the newest.

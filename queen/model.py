@@ -4,7 +4,8 @@ Joint, not factorized: what a spawn type is worth depends on the chunk it lands 
 is worth the threat it clears there; a worker is worth the safety of its chunk), so the value
 of (chunk, type) is an interaction that two independent heads (chunk, type) cannot express
 without an extra term. 32 outputs are few; the joint head keeps one value per action, which is
-also what the replay loss regresses (the reward of the action taken). torch, no I/O.
+what the losses regress: `regression_loss` the action taken (the seed), `all_actions_loss`
+every action where the gate's expected reward is known (trainer/revalidate.py). torch, no I/O.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from torch import nn
 from queen.features import N_FEATURES
 from queen.rules import N_ACTIONS
 
-HIDDEN = 64
+# 128 wide: 90% of the oracle − random gap in 11–14 game minutes; 64: 19–24 (docs/learning.md)
+HIDDEN = 128
 ARCHITECTURE = f"QueenNN:mlp:{N_FEATURES}-{HIDDEN}-{HIDDEN}-{N_ACTIONS}:relu:v1"
 ARCHITECTURE_FINGERPRINT = hashlib.sha256(ARCHITECTURE.encode()).hexdigest()[:16]
 
@@ -25,15 +27,19 @@ ARCHITECTURE_FINGERPRINT = hashlib.sha256(ARCHITECTURE.encode()).hexdigest()[:16
 class QueenNN(nn.Module):
     """A small MLP scoring every joint action."""
 
-    def __init__(self) -> None:
-        """Build the layers (initialised by torch's seeded generator)."""
+    def __init__(self, hidden: int = HIDDEN) -> None:
+        """Build the layers (initialised by torch's seeded generator).
+
+        `hidden` other than HIDDEN is for measurements only: ARCHITECTURE describes HIDDEN,
+        and only that size is published and loaded.
+        """
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(N_FEATURES, HIDDEN),
+            nn.Linear(N_FEATURES, hidden),
             nn.ReLU(),
-            nn.Linear(HIDDEN, HIDDEN),
+            nn.Linear(hidden, hidden),
             nn.ReLU(),
-            nn.Linear(HIDDEN, N_ACTIONS),
+            nn.Linear(hidden, N_ACTIONS),
         )
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -42,11 +48,11 @@ class QueenNN(nn.Module):
         return values
 
 
-def initial_model(seed: int = 0) -> QueenNN:
+def initial_model(seed: int = 0, hidden: int = HIDDEN) -> QueenNN:
     """Return version 0: the same weights in every process for the same seed."""
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
-    model = QueenNN()
+    model = QueenNN(hidden)
     torch.random.set_rng_state(generator_state)
     model.eval()
     return model
@@ -67,4 +73,17 @@ def regression_loss(
     error = values - targets
     squared = error.pow(2)
     loss = (squared * weights).mean() if weights is not None else squared.mean()
+    return loss, error.detach()
+
+
+def all_actions_loss(
+    model: QueenNN, features: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (loss, per-action error): weighted squared error of every action's value.
+
+    `targets` and `weights` are (N, 32); the loss sums over actions and averages over rows,
+    so a row whose other actions weigh 0 gives regression_loss's value.
+    """
+    error = model(features) - targets
+    loss = (error.pow(2) * weights).sum(dim=1).mean()
     return loss, error.detach()

@@ -135,7 +135,8 @@ class TrainerHandler(Handler):
             self.metrics.version_age_seconds.set(now - self.last_published)
         if clock < self.next_step_at:
             return []
-        batch = self.buffer.sample(self.config.batch_size, self.newest_model_version)
+        rows = self.config.batch_size * self.config.updates_per_step  # one update per batch_size
+        batch = self.buffer.sample(rows, self.newest_model_version)
         if batch is None:
             self.waiting_since = None
             return []

@@ -33,6 +33,7 @@ class Batch:
     rules_version: np.ndarray
     event_time: np.ndarray
     decision_id: list[str | None]
+    propensity: np.ndarray | None = None  # logged probability of the action (None: unknown)
 
 
 class ReplayBuffer:
@@ -105,6 +106,7 @@ class ReplayBuffer:
             s.rules_version[i],
             s.event_time[i],
             [s.decision_id[j] for j in i],
+            propensity=s.propensity[i],
         )
 
     def _newest_unused(self, candidates: np.ndarray, n: int) -> np.ndarray:

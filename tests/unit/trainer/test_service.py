@@ -53,7 +53,9 @@ def test_experiences_are_taken_once_and_each_step_publishes_the_next_version():
     (out,) = h.on_tick(0.0)
     assert isinstance(out.record, ModelVersion) and out.record.version == 1
     assert out.topic == "models" and out.key == b"queen"
-    assert out.record.training.batch_size == 32 and out.record.parent_version == 0
+    assert (
+        out.record.training.batch_size == 40 and out.record.parent_version == 0
+    )  # all 40: < 32 x 10
     assert h.on_tick(0.0) == [], "the next step waits for the interval"
     assert registry.get_sample_value("queen_trainer_overruns_total") == 0
 

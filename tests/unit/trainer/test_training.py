@@ -17,7 +17,7 @@ from trainer.revalidate import training_targets
 from trainer.settings import ContinuousTrainingConfig
 
 
-def test_defaults_are_the_seeds():
+def test_defaults_are_the_seeds_but_the_learning_rate():
     c = ContinuousTrainingConfig()
     assert (c.training_interval, c.batch_size, c.min_batch_size, c.buffer_capacity) == (
         1.0,
@@ -30,7 +30,8 @@ def test_defaults_are_the_seeds():
         0.3,
         0.7,
     )
-    assert (c.initial_lr, c.lr_decay, c.min_lr) == (0.001, 0.99, 0.0001)
+    # initial_lr 0.001 -> 0.003: docs/learning.md has the figures (issue 15)
+    assert (c.initial_lr, c.lr_decay, c.min_lr, c.lr_decay_steps) == (0.003, 0.99, 0.0001, 100)
     assert (c.train_on_wait, c.wait_reward_multiplier) == (True, 0.5)
     assert ContinuousTrainingConfig.from_env({}) == c
 
@@ -51,7 +52,7 @@ def test_bad_settings_name_the_variable_and_value(env, message):
 
 
 def test_learning_rate_schedule():
-    c = ContinuousTrainingConfig()
+    c = ContinuousTrainingConfig(initial_lr=0.001)
     assert c.lr_at(0) == 0.001 and c.lr_at(99) == 0.001
     assert c.lr_at(100) == pytest.approx(0.00099)
     assert c.lr_at(250) == pytest.approx(0.001 * 0.99**2)
@@ -91,7 +92,9 @@ class FixedGate(SimulationGate):
 
 @pytest.mark.parametrize("mode", ["penalty", "skip"])
 def test_revalidation_arithmetic(mode):
-    config = ContinuousTrainingConfig(disagreement_mode=mode, disagreement_penalty=0.5)
+    config = ContinuousTrainingConfig(
+        disagreement_mode=mode, disagreement_penalty=0.5, loss_targets="taken"
+    )
     batch = make_batch()  # logged: SEND, SEND, WAIT, WAIT
     gate = FixedGate([True, False, False, True], [10.0, 10.0, 10.0, 10.0])
     t = training_targets(batch, gate, config)
@@ -113,7 +116,7 @@ def test_the_real_gate_disagrees_after_patch_day():
     gate_v1, gate_v2 = SimulationGate(RULES_V1), SimulationGate(RULES_V2)
     logged = gate_v1.evaluate(batch.features, batch.action).send
     batch = dataclasses.replace(batch, gate_send=logged)
-    config = ContinuousTrainingConfig()
+    config = ContinuousTrainingConfig(stale_rules="keep", loss_targets="taken")
     assert training_targets(batch, gate_v1, config).agree.all()
     state = state_from_features(batch.features)
     expected_v2 = expected_rewards(state, batch.action, np.ones(4, bool), RULES_V2)
@@ -147,3 +150,32 @@ def test_a_non_finite_loss_rolls_back_and_publishes_nothing():
     for name, value in learner.model.state_dict().items():
         assert torch.equal(value, before[name]), name
     assert learner.step(make_batch(), gate).version == 2
+
+
+def test_non_finite_weights_roll_back_the_weights_and_the_optimizer_state():
+    learner = Learner(initial_model(0), ContinuousTrainingConfig())
+    gate = SimulationGate(RULES_V1)
+    for _ in range(3):
+        learner.step(make_batch(), gate)
+    weights = {k: v.clone() for k, v in learner.model.state_dict().items()}
+    state = {
+        i: {k: v.clone() for k, v in s.items()}
+        for i, s in enumerate(learner.optimizer.state_dict()["state"].values())
+    }
+    step = learner.optimizer.step
+
+    def poisoned_step():
+        step()
+        with torch.no_grad():
+            next(learner.model.parameters()).fill_(float("nan"))
+
+    learner.optimizer.step = poisoned_step
+    assert learner.step(make_batch(), gate) is None
+    assert learner.rollbacks == 1 and learner.version == 3
+    for name, value in learner.model.state_dict().items():
+        assert torch.equal(value, weights[name]), name
+    for i, s in enumerate(learner.optimizer.state_dict()["state"].values()):
+        for k, v in s.items():
+            assert torch.equal(v, state[i][k]), (i, k)
+    learner.optimizer.step = step
+    assert learner.step(make_batch(), gate).version == 4
