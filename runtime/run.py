@@ -25,6 +25,7 @@ from runtime.settings import KafkaSettings
 from runtime.signing import ensure_dev_keys
 from runtime.supervise import Child, Supervisor, child_env
 from runtime.topics import check_layout, ensure_topics, specs_from_env
+from runtime.trend import Trend
 from runtime.view import Snapshot, render, scrape
 
 logger = logging.getLogger("run")
@@ -99,6 +100,7 @@ def watch(supervisor: Supervisor, stop: threading.Event, duration: float, every:
     before: Snapshot | None = None
     previous: Snapshot | None = None
     children = supervisor.children
+    trend = Trend()
     shown = 0
     while not stop.wait(every):
         supervisor.check()
@@ -108,11 +110,12 @@ def watch(supervisor: Supervisor, stop: threading.Event, duration: float, every:
             shown = len(supervisor.events_seen)
         now = Snapshot(time.time(), {c.name: scrape(c.port) for c in children})
         states = {c.name: c.state() for c in children}
-        lines = render(now, before, states) + supervisor.events
+        trend.update(now)
+        lines = render(now, before, states) + trend.lines() + supervisor.events
         if tty:
             sys.stdout.write("\x1b[H\x1b[2J" + "\n".join(lines) + "\n")
         else:
-            body = " | ".join(render(now, before, states)[6:])
+            body = " | ".join(render(now, before, states)[6:] + trend.lines()[1:2])
             sys.stdout.write(f"[{time.monotonic() - started:6.1f}s] {body}\n")
         sys.stdout.flush()
         previous, before = before, now
@@ -121,6 +124,8 @@ def watch(supervisor: Supervisor, stop: threading.Event, duration: float, every:
     if not tty and before is not None:
         final = render(before, previous, {c.name: c.state() for c in children})
         print("final: " + " | ".join(final[2:]), flush=True)
+        for line in trend.lines():
+            print("final: " + line.strip(), flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -217,6 +217,17 @@ def dashboard() -> dict[str, Any]:
             39,
             unit="ops",
         ),
+        panel(
+            "Simulated world only: expected reward, served vs random vs oracle",
+            [
+                (
+                    f"avg by (policy) (avg_over_time(queen_game_expected_reward{sel()}[5m]))",
+                    "{{policy}}",
+                )
+            ],
+            16,
+            39,
+        ),
         row("Every service", 46),
         panel(
             "Records in by service",

@@ -23,6 +23,7 @@ from typing import Any
 from typing_extensions import override
 
 from producers.game.book import DecisionBook
+from producers.game.scoreboard import score_tick
 from queen.reward import RewardCalculator
 from queen.state import TerritoryBatch, territory_id
 from queen.world import TICK_SECONDS, World
@@ -106,6 +107,7 @@ class GameHandler(Handler):
 
     def _step(self, book: DecisionBook) -> list[Outgoing]:
         action, send = book.actions()
+        rules = self.world.rules  # the rules this step is played under
         result = self.world.step(action, send)
         rewards = self.calculator.calculate_batch(
             result.before, result.after, action, result.applied, result.rules_version
@@ -133,6 +135,7 @@ class GameHandler(Handler):
         self.played += 1
         if self.metrics is not None:
             self.metrics.tick(book, float(rewards.total.mean()), self.world.rules.version)
+            self.metrics.score(score_tick(result.before, action, send, rules))
         if book.late:
             held = self._late_log.allow("late")
             if held is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from producers.game.book import DecisionBook
+from producers.game.scoreboard import TickScore
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,8 @@ class GameMetrics:
     decisions: Counter
     reward_mean: Gauge
     rules_version: Gauge
+    expected_reward: Gauge
+    gap_share: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> GameMetrics:
@@ -41,6 +44,20 @@ class GameMetrics:
                 registry=registry,
             ),
             rules_version=Gauge(f"{p}_rules_version", "Rules version in force", registry=registry),
+            expected_reward=Gauge(
+                f"{p}_expected_reward",
+                "Mean exact expected reward per territory of the last tick, by policy: what the "
+                "game applied (served), a random action (random), the best action (oracle); "
+                "the simulator alone knows these",
+                ["policy"],
+                registry=registry,
+            ),
+            gap_share=Gauge(
+                f"{p}_gap_share_ratio",
+                "Share of the oracle - random gap the served decisions held in the last tick "
+                "(NaN when the gap is empty)",
+                registry=registry,
+            ),
         )
         for status in ("applied", "waited", "missing", "late", "duplicate", "unknown"):
             metrics.decisions.labels(status=status)
@@ -59,3 +76,11 @@ class GameMetrics:
         self.decisions.labels(status="unknown").inc(book.unknown)
         self.reward_mean.set(mean_reward)
         self.rules_version.set(rules_version)
+
+    def score(self, score: TickScore) -> None:
+        """Record the last tick's expected rewards beside the baselines."""
+        self.expected_reward.labels(policy="served").set(score.served)
+        self.expected_reward.labels(policy="random").set(score.random)
+        self.expected_reward.labels(policy="oracle").set(score.oracle)
+        share = score.share
+        self.gap_share.set(float("nan") if share is None else share)
