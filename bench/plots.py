@@ -14,7 +14,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 
-TICK_MINUTES = 15 / 60  # one game tick, in game minutes
+from trainer.curve_plots import TICK_MINUTES, levels  # noqa: E402
+
+MARKED = ((50, "o"), (99, "^"))  # the percentiles marked on every CDF
 
 
 def cdf(
@@ -31,7 +33,23 @@ def cdf(
         if len(values) == 0:
             continue
         x = np.sort(np.asarray(values, dtype=float))
-        ax.step(x, np.arange(1, len(x) + 1) / len(x), where="post", label=f"{label} (n={len(x)})")
+        marks = {q: float(np.percentile(x, q)) for q, _ in MARKED}
+        (line,) = ax.step(
+            x,
+            np.arange(1, len(x) + 1) / len(x),
+            where="post",
+            label=f"{label} (n={len(x)}; p50 {marks[50]:.3g}, p99 {marks[99]:.3g})",
+        )
+        for q, marker in MARKED:
+            ax.plot(marks[q], q / 100, marker=marker, color=line.get_color(), markersize=6)
+            ax.annotate(
+                f"p{q} {marks[q]:.3g}",
+                (marks[q], q / 100),
+                xytext=(5, -11 if q == 50 else 4),
+                textcoords="offset points",
+                fontsize=8,
+                color=line.get_color(),
+            )
     if goal is not None:
         ax.axvline(goal, color="black", linestyle="--", linewidth=1, label=f"goal {goal:g}")
     if log_x:
@@ -52,12 +70,12 @@ def learning(path: Path, curves: Mapping[str, Sequence[float]]) -> Path:
         share = curves.get(key, [])
         minutes = (np.arange(len(share)) + 1) * TICK_MINUTES
         ax.plot(minutes, share, label=label)
-    for level in (0.5, 0.8):
-        ax.axhline(level, color="grey", linestyle=":", linewidth=1)
-    ax.set(
+    levels(ax)
+    ax.set(  # the same axis as make curves' share.png, so the two compare at a glance
         title="Learning: share of the oracle−random gap (noise-free, fixed states)",
         xlabel="game minutes",
         ylabel="share of the gap",
+        ylim=(-0.3, 1.05),
     )
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")

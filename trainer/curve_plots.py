@@ -45,8 +45,8 @@ def share_plot(
             if key in curves:
                 share = curves[key]
                 ax.plot(_minutes(len(share)), share, label=label, color=color, linewidth=1.3)
-        _levels(ax)
-        _patch_day(ax, patch_minute)
+        levels(ax)
+        patch_day(ax, patch_minute)
         ax.set(ylabel="share of the gap", ylim=(-0.3, 1.05), title=f"seed {seed}")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right", fontsize=8)
@@ -54,7 +54,7 @@ def share_plot(
     for seed in seeds:
         agreement = runs[seed].get("gate_agreement", [])
         drift.plot(_minutes(len(agreement)), agreement, linewidth=1, label=f"seed {seed}")
-    _patch_day(drift, patch_minute)
+    patch_day(drift, patch_minute)
     drift.set(xlabel="game minutes", ylabel="gate agreement", ylim=(0.4, 1.05))
     drift.set_title("drift signal: the trainer's gate agrees with the logged SEND/WAIT", fontsize=9)
     drift.grid(alpha=0.3)
@@ -75,7 +75,8 @@ def _minutes(n: int) -> list[float]:
     return [(t + 1) * TICK_MINUTES for t in range(n)]
 
 
-def _levels(ax: Any) -> None:
+def levels(ax: Any) -> None:
+    """The 50/70/80/90% lines, labelled at the right edge."""
     for level in LEVEL_LINES:
         ax.axhline(level, color="grey", linestyle=":", linewidth=0.9)
         ax.annotate(
@@ -89,7 +90,8 @@ def _levels(ax: Any) -> None:
         )
 
 
-def _patch_day(ax: Any, minute: float | None) -> None:
+def patch_day(ax: Any, minute: float | None) -> None:
+    """Patch day as a labelled vertical line (nothing when there is none)."""
     if minute is not None:
         ax.axvline(minute, color="crimson", linestyle="--", linewidth=1)
         ax.annotate(
