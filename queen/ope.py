@@ -196,6 +196,30 @@ def estimate(
     raise ValueError(f"method={method!r}: must be one of {', '.join(METHODS)}")
 
 
+def expected_effective_n(target: np.ndarray, logging: np.ndarray) -> float:
+    """The effective sample size a window of these contexts is worth, before any draw.
+
+    n / mean_i Σ_a π(a|x_i)² / μ(a|x_i), with μ the logging policy's probabilities of every
+    action (the served model's values through the same exploring rule). The drawn
+    `effective_n` misleads when the heavy weights are rare: a window that happened to draw
+    none looks well-sampled and its interval is narrow and wrong. This one does not depend on
+    the draws. 0.0 when the target puts probability where the logging policy puts none
+    (positivity broken: no unbiased estimate exists).
+    """
+    target = np.asarray(target, dtype=np.float64)
+    logging = np.asarray(logging, dtype=np.float64)
+    if target.shape != logging.shape or target.ndim != 2:
+        raise ValueError(f"target {target.shape} and logging {logging.shape}: one (n, A) shape")
+    if not (np.isfinite(target).all() and np.isfinite(logging).all()):
+        raise ValueError("target and logging: must all be finite")
+    if len(target) == 0:
+        return 0.0
+    if ((target > 0.0) & (logging <= 0.0)).any():
+        return 0.0
+    ratio = np.divide(np.square(target), logging, out=np.zeros_like(target), where=target > 0.0)
+    return float(len(target) / ratio.sum(axis=1).mean())
+
+
 def mean_estimate(
     values: np.ndarray, *, confidence: float = 0.95, method: str = "mean"
 ) -> Estimate:
