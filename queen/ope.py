@@ -21,11 +21,14 @@ needs a bound on the terms, and the rewards here have none a priori (penalties g
 threat) while the weights reach 1/p_min; a bound wide enough to hold would make the interval
 useless. Why not the bootstrap: it costs hundreds of passes for an interval that, for a mean of
 i.i.d. terms, agrees with the normal one once n is in the hundreds. The normal interval's
-weakness is the same as the bootstrap's: heavy-tailed weights (a target far from the logging
-policy) make it too narrow; `effective_n` = (Σ w)² / Σ w² says how many rows the window is
-worth, and the promoter requires enough of them. The sample variance includes the variation
-across contexts: the interval is for the value on the distribution the contexts came from (for
-the window's own contexts it is conservative). tests/unit/queen/test_ope.py measures coverage.
+weakness is the same as the bootstrap's: heavy, rare weights (a target's greedy action that
+the ε-greedy logging policy took with probability ε/32) make it too narrow on the windows that
+drew none of them, for IPS and SNIPS (DR leans on q there and still covers). The drawn
+`effective_n` = (Σ w)² / Σ w² hides it on exactly those windows; `expected_effective_n` (from
+both policies' probabilities, before any draw) shows it. The sample variance includes the
+variation across contexts: the interval is for the value on the distribution the contexts came
+from (for the window's own contexts it is conservative). tests/unit/queen/test_ope.py measures
+coverage; docs/evaluation.md has the figures.
 
 Fewer than two rows (or, for SNIPS, no weight on any logged action): the estimate is still an
 Estimate, with infinite bounds (value: the single row's term, or NaN when there is none), so
