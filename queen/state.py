@@ -108,15 +108,6 @@ class TerritoryBatch:
         )
 
 
-def check_known(rules_version: int, known_rules: Any) -> None:
-    """Raise ObservationError unless the rules version is known.
-
-    The domain check left once a record passed the contract's own validation (the codec's).
-    """
-    if rules_version not in known_rules:
-        raise ObservationError(f"rules_version={rules_version!r}: unknown rules")
-
-
 def _number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ObservationError(f"{name}={value!r}: must be a number")

@@ -8,11 +8,12 @@ from collections.abc import Sequence
 
 from producers.game.handler import GameHandler, GameTopics
 from producers.game.metrics import GameMetrics
+from producers.game.rules import RulesAnnouncer
 from producers.game.settings import GameSettings
 from queen.world import World, WorldConfig
 from runtime.loop import LoopConfig
 from runtime.service import ServiceContext, run_service, service_parser
-from runtime.topics import DEAD_LETTERS, DECISIONS, OBSERVATIONS, REWARDS
+from runtime.topics import DEAD_LETTERS, DECISIONS, OBSERVATIONS, REWARDS, RULES
 from schemas.records import Decision
 
 FLAGS = {
@@ -29,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Play until SIGTERM/SIGINT or the tick budget."""
     parser = service_parser("producers.game", __doc__ or "", FLAGS, ("producers.game.settings",))
     ctx = ServiceContext.create(
-        "game", argv, parser, FLAGS, (OBSERVATIONS, REWARDS, DECISIONS, DEAD_LETTERS)
+        "game", argv, parser, FLAGS, (OBSERVATIONS, REWARDS, DECISIONS, RULES, DEAD_LETTERS)
     )
     settings = GameSettings.from_env(ctx.environ)
     switch = settings.rule_switch_tick if settings.rule_switch_tick >= 0 else None
@@ -43,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         GameMetrics.create(ctx.registry),
         ticks=settings.ticks or None,
         on_done=ctx.stop.set,
+        rules=RulesAnnouncer(ctx.kafka.topic(RULES)),
     )
     tick_wall = 15.0 / settings.speed
     # Decisions are read from the end of every partition, with no group: only decisions made
