@@ -55,6 +55,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--speed", type=_positive(float), default=20.0, help="game s per wall s")
     parser.add_argument("--territories", type=_positive(int), default=64)
+    parser.add_argument(
+        "--match-churn",
+        type=float,
+        default=0.01,
+        help="chance per tick a territory's match ends and a new territory starts",
+    )
     parser.add_argument("--duration", type=float, default=0.0, help="seconds; 0 = until Ctrl-C")
     parser.add_argument("--rule-switch-tick", type=int, default=None, help="patch day's tick")
     parser.add_argument("--refresh", type=_positive(float), default=1.0, help="view refresh, s")
@@ -63,6 +69,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.duration < 0:
         parser.error(f"--duration must be >= 0, got {args.duration}")
+    if not 0.0 <= args.match_churn <= 1.0:
+        parser.error(f"--match-churn must be in [0, 1], got {args.match_churn}")
     if args.rule_switch_tick is not None and args.rule_switch_tick < 0:
         parser.error(f"--rule-switch-tick must be >= 0, got {args.rule_switch_tick}")
     return args
@@ -79,12 +87,14 @@ def make_children(env: dict[str, str], args: argparse.Namespace) -> list[Child]:
         port = free_port()
         extra = {
             "QUEEN_METRICS_PORT": str(port),
-            "QUEEN_TERRITORIES": str(args.territories),
             "QUEEN_GAME_SPEED": str(args.speed),
             "QUEEN_SIGNING_KEY_FILE": str(private_key),
             "QUEEN_TRUSTED_KEYS": str(public_key.parent),
             "QUEEN_JOINER_IDLE_TIMEOUT_S": env.get("QUEEN_JOINER_IDLE_TIMEOUT_S", str(idle)),
         }
+        if name == "game":  # only the simulator counts territories; they come and go
+            extra["QUEEN_TERRITORIES"] = str(args.territories)
+            extra["QUEEN_GAME_MATCH_CHURN"] = str(args.match_churn)
         if args.rule_switch_tick is not None:
             extra["QUEEN_GAME_RULE_SWITCH_TICK"] = str(args.rule_switch_tick)
         log_path = os.path.join(args.log_dir, f"{name}.log")

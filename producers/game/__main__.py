@@ -23,6 +23,7 @@ FLAGS = {
     "rule_switch_tick": "QUEEN_GAME_RULE_SWITCH_TICK",
     "ticks": "QUEEN_GAME_TICKS",
     "epoch": "QUEEN_GAME_EPOCH",
+    "match_churn": "QUEEN_GAME_MATCH_CHURN",
 }
 
 
@@ -34,7 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     settings = GameSettings.from_env(ctx.environ)
     switch = settings.rule_switch_tick if settings.rule_switch_tick >= 0 else None
-    world = World(WorldConfig(settings.territories, settings.seed, switch))
+    world = World(
+        WorldConfig(settings.territories, settings.seed, switch, match_churn=settings.match_churn)
+    )
     epoch = settings.epoch or uuid.uuid4().hex[:16]
     handler = GameHandler(
         world,

@@ -149,7 +149,7 @@ class GameHandler(Handler):
                     self.tick_wall,
                     held,
                 )
-        return out + self._observe(result.after)
+        return out + self._observe(self.world.observe())  # new matches may have started
 
     def _observe(self, batch: TerritoryBatch) -> list[Outgoing]:
         """Emit the observations of the current tick and open its book."""
