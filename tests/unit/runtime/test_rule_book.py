@@ -139,3 +139,35 @@ def test_the_reader_thread_outlives_a_failing_batch_and_stops_on_the_flag():
 
 def test_wait_for_returns_false_at_its_deadline():
     assert RuleBook().wait_for(4, 0.01) is False
+
+
+def test_no_bytes_on_the_rules_topic_raise_and_only_valid_rule_sets_are_learnt():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    good = CODEC.encode(samples.rule_set(3))
+
+    @st.composite
+    def mutated(draw):
+        data = bytearray(good)
+        for _ in range(draw(st.integers(1, 8))):
+            i = draw(st.integers(0, len(data) - 1))
+            data[i] = draw(st.integers(0, 255))
+        cut = draw(st.integers(0, len(data)))
+        return bytes(data[:cut]) if draw(st.booleans()) else bytes(data)
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.one_of(st.binary(max_size=300), mutated()), st.one_of(st.none(), st.binary(max_size=8))
+    )
+    def check(value, key):
+        book = RuleBook()
+        rejection = book.read(MessageStub("q.rules", value, 0, 0, key), CODEC)
+        if rejection is None:
+            (version,) = book.known.records
+            book.known.records[version].validate()
+            assert key == rules_key(version)
+        else:
+            assert rejection.reason in ("undecodable", "key") and book.known.rules == {}
+
+    check()
