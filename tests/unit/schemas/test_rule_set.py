@@ -67,3 +67,10 @@ def test_same_rules_ignores_who_and_when_but_not_a_number():
     assert a.same_rules(dataclasses.replace(a, publisher="team", published_at=9, note="x"))
     assert not a.same_rules(dataclasses.replace(a, kill=(0.0, 0.9, 0.3, 0.35)))
     assert not a.same_rules(dataclasses.replace(a, rules_version=7))
+
+
+@pytest.mark.parametrize("make", [samples.observation, samples.decision, samples.reward])
+def test_a_negative_seq_is_refused_on_the_fast_path_too(make):
+    """Found by the hostile suite once unknown rules stopped being dead-lettered: seq -2^63."""
+    with pytest.raises(InvalidRecord, match=r"\.seq="):
+        CODEC.encode(dataclasses.replace(make(), seq=-(2**63)))
