@@ -190,8 +190,7 @@ def dashboard() -> dict[str, Any]:
             "Rules: observations of unknown rules, rule sets refused",
             [
                 (
-                    "sum by (outcome) "
-                    f"(increase(queen_inference_unknown_rules_total{sel()}[1h]))",
+                    f"sum by (outcome) (increase(queen_inference_unknown_rules_total{sel()}[1h]))",
                     "unknown rules: {{outcome}}",
                 ),
                 (
