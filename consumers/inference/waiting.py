@@ -35,6 +35,7 @@ class WaitingRoom:
         self.wait_s = wait_s
         self.capacity = capacity
         self.held: list[Held] = []
+        self._where: set[tuple[str, int, int]] = set()  # (topic, partition, offset) held
 
     def __len__(self) -> int:
         return len(self.held)
@@ -44,10 +45,10 @@ class WaitingRoom:
 
         A record held already (the loop handles a batch again after a failure) stays once.
         """
-        m = item.message
-        where = (m.topic(), m.partition(), m.offset())
-        if any(_where(h.item) == where for h in self.held[-4096:]):
+        where = _where(item)
+        if where in self._where:
             return
+        self._where.add(where)
         self.held.append(Held(item, now + self.wait_s))
 
     def due(self, known: Container[int], now: float) -> tuple[list[Incoming], list[Incoming]]:
@@ -66,6 +67,7 @@ class WaitingRoom:
         """Forget `items` (decided): removed only once their decisions exist."""
         gone = {id(item) for item in items}
         self.held = [h for h in self.held if id(h.item) not in gone]
+        self._where -= {_where(item) for item in items}
 
     def floors(self) -> dict[Position, int]:
         """The lowest offset held per (topic, partition): commits must stay at or below it."""
@@ -83,6 +85,7 @@ class WaitingRoom:
         self.held = [
             h for h in self.held if (h.item.message.topic(), h.item.message.partition()) not in gone
         ]
+        self._where = {_where(h.item) for h in self.held}
         return before - len(self.held)
 
 

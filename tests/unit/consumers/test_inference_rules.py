@@ -1,6 +1,7 @@
 """Inference and rules as data: unknown versions wait, then a policy decides; never refused."""
 
 import dataclasses
+import time
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -172,3 +173,16 @@ def test_a_territory_id_beyond_the_limit_is_refused_by_the_contract():
         codec.encode(dataclasses.replace(samples.observation(0, 3), territory_id="x" * 129))
     with pytest.raises(InvalidRecord, match="territory_id"):
         codec.encode(dataclasses.replace(samples.observation(0, 3), territory_id=""))
+
+
+def test_a_flood_of_unknown_rules_is_held_in_bounded_memory_and_time():
+    handler, registry = make(RuleBook.of({1: RULES_V1}))
+    handler.waiting.capacity = 1_000
+    stranger = samples.observation(0, 3, rules_version=99)
+    started = time.perf_counter()
+    for start in range(0, 20_000, 500):
+        batch = [Incoming(stranger, MessageStub("obs", b"", 0, start + i)) for i in range(500)]
+        handler.handle(batch, NOW)
+    assert len(handler.waiting) <= 1_000
+    assert unknown_total(registry, "policy") == 20_000 - len(handler.waiting)
+    assert time.perf_counter() - started < 30, "parking is not quadratic"
