@@ -7,9 +7,10 @@ beginning with no group (every process reads it whole, like the model-versions r
 sets are immutable per version: the first valid one read for a version is kept; a different
 one for the same version is refused (reason `conflict`), counted, logged and dead-lettered,
 so a later record cannot rewrite the rules the gate uses for live traffic. Bytes that do not
-decode, a key that is not the record's version, are refused the same way; nothing a record
-holds ends the thread. The known rules are an immutable snapshot swapped by one reference
-assignment: readers never lock and never see half an update.
+decode, a key that is not the record's version, and (with trusted rule keys set,
+runtime/rule_signing.py) a rule set not signed by one of them are refused the same way;
+nothing a record holds ends the thread. The known rules are an immutable snapshot swapped by
+one reference assignment: readers never lock and never see half an update.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from queen.rules import RuleSet
 from runtime.logs import RateLimit
 from runtime.metrics import Bound
+from runtime.rule_signing import verify_rules
+from runtime.signing import SignatureError, Verifier
 from runtime.tail import assign_from_beginning
 from schemas.codec import Codec
 from schemas.enums import ErrorKind
@@ -35,7 +38,7 @@ from schemas.records import RuleSet as RuleSetRecord
 
 logger = logging.getLogger(__name__)
 
-REASONS = ("undecodable", "key", "conflict")
+REASONS = ("undecodable", "key", "conflict", "unsigned", "unknown_key", "bad_signature")
 
 
 class RuleRejection(Exception):
@@ -132,9 +135,15 @@ class RuleBook:
         self,
         metrics: RuleBookMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
+        verifier: Verifier | None = None,
     ) -> None:
-        """Start empty (a fresh process learns everything from the topic)."""
+        """Start empty (a fresh process learns everything from the topic).
+
+        With `verifier`, only rule sets signed by one of its keys are learnt
+        (runtime/rule_signing.py); without, unsigned ones are too.
+        """
         self.known = Known()
+        self.verifier = verifier
         self.metrics = metrics
         self.clock = clock
         self._changed = threading.Condition()
@@ -212,6 +221,11 @@ class RuleBook:
             shown = message.key()[:40] if message.key() is not None else None
             msg = f"key {shown!r} is not rules version {record.rules_version}'s"
             return RuleRejection("key", msg)
+        if self.verifier is not None:
+            try:
+                verify_rules(self.verifier, record)
+            except SignatureError as exc:
+                return RuleRejection(exc.reason, str(exc))
         try:
             self.offer(record)
         except RuleRejection as exc:

@@ -80,6 +80,9 @@ def make_children(env: dict[str, str], args: argparse.Namespace) -> list[Child]:
     """One supervised child per service, each with its metrics port and log file."""
     os.makedirs(args.log_dir, exist_ok=True)
     private_key, public_key = ensure_dev_keys(args.keys)
+    # The game's own pair: it signs the rule sets it publishes; inference and the trainer
+    # learn only rule sets signed by it.
+    rules_private, rules_public = ensure_dev_keys(os.path.join(args.keys, "rules"))
     # An epoch ends (its pending decisions default) after four ticks of silence, at this speed.
     idle = max(5.0, 4 * 15.0 / args.speed)
     children = []
@@ -90,11 +93,13 @@ def make_children(env: dict[str, str], args: argparse.Namespace) -> list[Child]:
             "QUEEN_GAME_SPEED": str(args.speed),
             "QUEEN_SIGNING_KEY_FILE": str(private_key),
             "QUEEN_TRUSTED_KEYS": str(public_key.parent),
+            "QUEEN_RULES_TRUSTED_KEYS": str(rules_public.parent),
             "QUEEN_JOINER_IDLE_TIMEOUT_S": env.get("QUEEN_JOINER_IDLE_TIMEOUT_S", str(idle)),
         }
         if name == "game":  # only the simulator counts territories; they come and go
             extra["QUEEN_TERRITORIES"] = str(args.territories)
             extra["QUEEN_GAME_MATCH_CHURN"] = str(args.match_churn)
+            extra["QUEEN_RULES_SIGNING_KEY_FILE"] = str(rules_private)
         if args.rule_switch_tick is not None:
             extra["QUEEN_GAME_RULE_SWITCH_TICK"] = str(args.rule_switch_tick)
         log_path = os.path.join(args.log_dir, f"{name}.log")

@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 from schemas.checks import MAX_TIME, N_SPAWN_TYPES, each_non_negative, fail, in_range, length
 from schemas.limits import DEFAULT_LIMITS, Limits, bounded_id
 
+SIGNATURE_BYTES = 64  # an Ed25519 signature
+
 AMOUNTS = ("cost", "upkeep", "harvest", "income")  # in [0, max_rule_value]
 SHARES = ("kill", "heal")  # in [0, 1]
 PER_TYPE = ("cost", "upkeep", "kill", "harvest", "income", "heal")  # the schema's order
@@ -33,6 +35,8 @@ class RuleSet:
     harvest: tuple[float, ...]
     income: tuple[float, ...]
     heal: tuple[float, ...]
+    key_id: str | None = None
+    signature: bytes | None = None
 
     def validate(self, limits: Limits = DEFAULT_LIMITS) -> None:
         """Raise InvalidRecord when a value is outside the contract."""
@@ -48,6 +52,11 @@ class RuleSet:
             length(r, name, values, N_SPAWN_TYPES)
             high = 1.0 if name in SHARES else limits.max_rule_value
             each_non_negative(r, name, values, high)
+        if self.key_id is not None:
+            bounded_id(r, "key_id", self.key_id, limits)
+        if self.signature is not None and len(self.signature) != SIGNATURE_BYTES:
+            why = f"must be {SIGNATURE_BYTES} bytes (Ed25519)"
+            raise fail(r, "signature", f"<{len(self.signature)} bytes>", why)
 
     def same_rules(self, other: RuleSet) -> bool:
         """True when `other` sets the same version and the same numbers (who and when aside)."""
@@ -64,6 +73,8 @@ class RuleSet:
             "publisher": self.publisher,
             "note": self.note,
             **{name: list(getattr(self, name)) for name in PER_TYPE},
+            "key_id": self.key_id,
+            "signature": self.signature,
         }
 
     @classmethod
@@ -74,5 +85,12 @@ class RuleSet:
             d["published_at"],
             d["publisher"],
             d["note"],
-            *(tuple(d[name]) for name in PER_TYPE),
+            tuple(d["cost"]),
+            tuple(d["upkeep"]),
+            tuple(d["kill"]),
+            tuple(d["harvest"]),
+            tuple(d["income"]),
+            tuple(d["heal"]),
+            d["key_id"],
+            d["signature"],
         )

@@ -10,6 +10,7 @@ from runtime.kafka import make_consumer, make_reader
 from runtime.loop import LoopConfig
 from runtime.model_versions import VersionCheck
 from runtime.rule_book import RuleBook, RuleBookMetrics, RuleReader
+from runtime.rule_signing import rules_verifier
 from runtime.service import ServiceContext, run_service, service_parser
 from runtime.signing import Signer, Verifier, load_private_key, load_trusted_keys
 from runtime.topics import DEAD_LETTERS, EXPERIENCES, MODEL_VERSIONS, RULES
@@ -67,7 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     buffer = make_buffer(config)
     rebuild(buffer, make_reader(ctx.kafka), experiences_topic, ctx.codec, ends)
     metrics = TrainerMetrics.create(ctx.registry)
-    book = RuleBook(RuleBookMetrics.create(ctx.registry, "trainer"))
+    book = RuleBook(
+        RuleBookMetrics.create(ctx.registry, "trainer"),
+        verifier=rules_verifier(settings.rules_trusted_keys),
+    )
     RuleReader(
         make_reader(ctx.kafka), ctx.kafka.topic(RULES), book, ctx.codec, ctx.stop, ctx.dead_letters
     ).start()

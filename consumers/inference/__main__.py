@@ -17,6 +17,7 @@ from runtime.kafka import make_reader
 from runtime.loop import LoopConfig
 from runtime.model_versions import VersionCheck
 from runtime.rule_book import RuleBook, RuleBookMetrics, RuleReader
+from runtime.rule_signing import rules_verifier
 from runtime.service import ServiceContext, run_service, service_parser
 from runtime.signing import Verifier, load_trusted_keys
 from runtime.topics import DEAD_LETTERS, DECISIONS, MODEL_VERSIONS, OBSERVATIONS, RULES
@@ -55,7 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ctx.stop,
         ctx.dead_letters,
     ).start()
-    book = RuleBook(RuleBookMetrics.create(ctx.registry, "inference"))
+    book = RuleBook(
+        RuleBookMetrics.create(ctx.registry, "inference"),
+        verifier=rules_verifier(settings.rules_trusted_keys),
+    )
     RuleReader(
         make_reader(ctx.kafka), ctx.kafka.topic(RULES), book, ctx.codec, ctx.stop, ctx.dead_letters
     ).start()

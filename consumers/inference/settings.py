@@ -35,6 +35,9 @@ class InferenceSettings:
     # wait: decide WAIT (the gate cannot simulate unknown rules); newest: gate it under the
     # newest rules known (WAIT when none is).
     rules_unknown_policy: str = "wait"
+    # Public keys a rule set must be signed by to be learnt (comma-separated PEM files or
+    # directories; runtime/rule_signing.py); empty: unsigned rule sets are learnt too.
+    rules_trusted_keys: str = ""
 
     def __post_init__(self) -> None:
         """Validate what is not checked where it is used."""

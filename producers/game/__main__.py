@@ -12,6 +12,7 @@ from producers.game.rules import RulesAnnouncer
 from producers.game.settings import GameSettings
 from queen.world import World, WorldConfig
 from runtime.loop import LoopConfig
+from runtime.rule_signing import rules_signer
 from runtime.service import ServiceContext, run_service, service_parser
 from runtime.topics import DEAD_LETTERS, DECISIONS, OBSERVATIONS, REWARDS, RULES
 from schemas.records import Decision
@@ -47,7 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         GameMetrics.create(ctx.registry),
         ticks=settings.ticks or None,
         on_done=ctx.stop.set,
-        rules=RulesAnnouncer(ctx.kafka.topic(RULES)),
+        rules=RulesAnnouncer(
+            ctx.kafka.topic(RULES), key=rules_signer(settings.rules_signing_key_file)
+        ),
     )
     tick_wall = 15.0 / settings.speed
     # Decisions are read from the end of every partition, with no group: only decisions made

@@ -13,9 +13,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from queen.rules import RuleSet
 from runtime.handler import Outgoing
 from runtime.rule_book import record_of, rules_key
+from runtime.rule_signing import sign_rules
 
 
 class RulesAnnouncer:
@@ -26,9 +29,11 @@ class RulesAnnouncer:
         topic: str,
         publisher: str = "game",
         wall_us: Callable[[], int] = lambda: time.time_ns() // 1000,
+        key: Ed25519PrivateKey | None = None,
     ) -> None:
-        """Publish to `topic` as `publisher`."""
+        """Publish to `topic` as `publisher`, signed with `key` (None: unsigned)."""
         self.topic = topic
+        self.key = key
         self.publisher = publisher
         self.wall_us = wall_us
         self.announced: set[int] = set()
@@ -39,4 +44,6 @@ class RulesAnnouncer:
             return []
         self.announced.add(rules.version)
         record = record_of(rules, self.publisher, self.wall_us(), f"rules version {rules.version}")
+        if self.key is not None:
+            record = sign_rules(self.key, record)
         return [Outgoing(self.topic, rules_key(rules.version), record)]

@@ -22,6 +22,9 @@ class GameSettings:
     # Chance per tick that a territory's match ends and a new one (a new territory id) starts:
     # territories come and go at run time; 0 keeps the same territories all game.
     match_churn: float = 0.0
+    # The Ed25519 private key (PEM) the rule sets the game publishes are signed with;
+    # empty: published unsigned (readers with QUEEN_RULES_TRUSTED_KEYS refuse them).
+    rules_signing_key_file: str = ""
 
     def __post_init__(self) -> None:
         """Validate what is not checked where it is read."""
@@ -43,4 +46,7 @@ class GameSettings:
             ticks=env_int(env, "QUEEN_GAME_TICKS", d.ticks, minimum=0),
             epoch=env_str(env, "QUEEN_GAME_EPOCH", d.epoch),
             match_churn=env_float(env, "QUEEN_GAME_MATCH_CHURN", d.match_churn, minimum=0.0),
+            rules_signing_key_file=env_str(
+                env, "QUEEN_RULES_SIGNING_KEY_FILE", d.rules_signing_key_file
+            ),
         )

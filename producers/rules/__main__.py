@@ -11,7 +11,9 @@ per spawn type in the order WORKER, SOLDIER, SCOUT, GUARD. The record is checked
 contract before it is sent (an out-of-bound value exits 2 naming it). Readers keep the first
 valid rule set of a version: publishing other numbers under a version already published
 changes nothing but a refusal counted by every reader; publish a new version instead.
-Connects with the usual KAFKA_* and QUEEN_TOPIC_PREFIX settings.
+With QUEEN_RULES_SIGNING_KEY_FILE set, the rule set is signed with that Ed25519 key (readers
+with QUEEN_RULES_TRUSTED_KEYS learn only signed ones). Connects with the usual KAFKA_* and
+QUEEN_TOPIC_PREFIX settings.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from runtime.errors import SettingsError
 from runtime.kafka import make_producer
 from runtime.rule_book import rules_key
+from runtime.rule_signing import rules_signer, sign_rules
 from runtime.settings import KafkaSettings, limits_from_env
 from runtime.topics import RULES
 from schemas.codec import AvroSingleObjectCodec
@@ -47,7 +51,12 @@ def rule_set_of(data: Mapping[str, Any], now_us: int) -> RuleSet:
         published_at=data.get("published_at", now_us),
         publisher=data.get("publisher", "rules-cli"),
         note=data.get("note", ""),
-        **{name: tuple(data[name]) for name in PER_TYPE},
+        cost=tuple(data["cost"]),
+        upkeep=tuple(data["upkeep"]),
+        kill=tuple(data["kill"]),
+        harvest=tuple(data["harvest"]),
+        income=tuple(data["income"]),
+        heal=tuple(data["heal"]),
     )
 
 
@@ -62,8 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with open(args.file, encoding="utf-8") as f:
             record = rule_set_of(json.load(f), time.time_ns() // 1000)
+        key = rules_signer(os.environ.get("QUEEN_RULES_SIGNING_KEY_FILE", ""))
+        if key is not None:
+            record = sign_rules(key, record)
         value = codec.encode(record)
-    except (OSError, ValueError, TypeError, SchemaError) as exc:
+    except (OSError, ValueError, TypeError, SchemaError, SettingsError) as exc:
         print(f"{args.file}: {exc}", file=sys.stderr)
         return 2
     settings = KafkaSettings.from_env(os.environ)

@@ -171,3 +171,48 @@ def test_no_bytes_on_the_rules_topic_raise_and_only_valid_rule_sets_are_learnt()
             assert rejection.reason in ("undecodable", "key") and book.known.rules == {}
 
     check()
+
+
+def test_with_trusted_rule_keys_only_rule_sets_signed_by_one_are_learnt():
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from runtime.rule_signing import sign_rules
+    from runtime.signing import Verifier, key_id
+
+    game, stranger = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    public = game.public_key()
+    registry = CollectorRegistry()
+    book = RuleBook(
+        RuleBookMetrics.create(registry, "inference"),
+        verifier=Verifier({key_id(public): public}),
+    )
+    unsigned = samples.rule_set(1)
+    tampered = dataclasses.replace(sign_rules(game, samples.rule_set(2)), kill=(1.0,) * 4)
+    batch = [
+        message(unsigned, 0),
+        message(sign_rules(stranger, samples.rule_set(1)), 1),
+        message(tampered, 2),
+        message(sign_rules(game, samples.rule_set(2, note="unsigned note")), 3),
+    ]
+    reader = RuleReader(ScriptedConsumer([batch]), "q.rules", book, CODEC, threading.Event())
+    assert reader.read_once() == 3
+    assert sorted(book.known.rules) == [2] and book.get(2) == RULES_V2
+    for reason in ("unsigned", "unknown_key", "bad_signature"):
+        assert refused(registry, reason) == 1, reason
+    # the note is not signed: another note, same numbers, same signature is the same rule set
+    assert (
+        book.read(message(dataclasses.replace(book.known.records[2], note="x"), 4), CODEC) is None
+    )
+
+
+def test_the_game_signs_the_rules_it_publishes_when_given_a_key():
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from producers.game.rules import RulesAnnouncer
+    from runtime.rule_signing import verify_rules
+    from runtime.signing import Verifier, key_id
+
+    key = Ed25519PrivateKey.generate()
+    (out,) = RulesAnnouncer("rules", key=key).announce(RULES_V1)
+    verify_rules(Verifier({key_id(key.public_key()): key.public_key()}), out.record)
+    assert CODEC.decode(CODEC.encode(out.record), type(out.record)) == out.record

@@ -155,6 +155,8 @@ rule_sets = st.builds(
     harvest=per_type(1e6),
     income=per_type(1e6),
     heal=per_type(1.0),
+    key_id=st.none() | ids,
+    signature=st.none() | st.binary(min_size=64, max_size=64),
 )
 BY_TYPE = {
     Observation: observations,
