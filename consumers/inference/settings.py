@@ -70,6 +70,7 @@ class InferenceSettings:
             max_version_jump=env_int(env, "QUEEN_MAX_VERSION_JUMP", d.max_version_jump, minimum=1),
             rules_wait_s=env_float(env, "QUEEN_RULES_WAIT_S", d.rules_wait_s, minimum=0.0),
             rules_unknown_policy=env_str(env, "QUEEN_RULES_UNKNOWN_POLICY", d.rules_unknown_policy),
+            rules_trusted_keys=env_str(env, "QUEEN_RULES_TRUSTED_KEYS", d.rules_trusted_keys),
         )
 
     def exploration_config(self) -> ExplorationConfig:

@@ -118,3 +118,38 @@ def test_a_rule_set_published_mid_run_gates_decisions_within_seconds(loop):
     ]
     assert "immutable per version" in letters[0].message
     assert loop.stop_all() == {"inference": 0}
+
+
+def test_with_trusted_rule_keys_inference_gates_only_under_signed_rule_sets(loop, tmp_path):
+    from runtime.rule_signing import sign_rules
+    from runtime.signing import keygen, load_private_key
+
+    private_path, public_path = keygen(str(tmp_path / "game-keys"))
+    game_key = load_private_key(str(private_path))
+    producer = make_producer(loop.settings)
+
+    def publish(record):
+        value = CODEC.encode(record)
+        producer.produce(loop.topic("rules"), value, rules_key(record.rules_version))
+        producer.flush(10)
+
+    publish(record_of(RULES_V1, "stranger", now_us()))  # unsigned: refused
+    publish(sign_rules(game_key, record_of(RULES_V1, "game", now_us())))
+    loop.start(
+        "inference", QUEEN_RULES_TRUSTED_KEYS=str(public_path.parent), QUEEN_RULES_WAIT_S="10"
+    )
+    wait_for(lambda: loop.metrics("inference"), 60, "inference metrics")
+    obs = samples.observation(1, 0, emitted_at=now_us())
+    producer.produce(loop.topic("observations"), CODEC.encode(obs), obs.territory_id.encode())
+    producer.flush(10)
+    reader = loop.reader("decisions")
+    (decision,) = wait_for(lambda: decisions_of(reader), 30, "a decision")
+    assert decision.gate_version == "gate-r1-t0"
+
+    def refused(reason):
+        return loop.metric(
+            "inference", "queen_rules_refused_total", service="inference", reason=reason
+        )
+
+    assert refused("unsigned") == 1 and refused("conflict") == 0
+    assert loop.stop_all() == {"inference": 0}

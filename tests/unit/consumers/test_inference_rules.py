@@ -1,6 +1,7 @@
 """Inference and rules as data: unknown versions wait, then a policy decides; never refused."""
 
 import dataclasses
+import re
 import time
 
 import pytest
@@ -186,3 +187,29 @@ def test_a_flood_of_unknown_rules_is_held_in_bounded_memory_and_time():
     assert len(handler.waiting) <= 1_000
     assert unknown_total(registry, "policy") == 20_000 - len(handler.waiting)
     assert time.perf_counter() - started < 30, "parking is not quadratic"
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"QUEEN_RULES_UNKNOWN_POLICY": "maybe"}, "QUEEN_RULES_UNKNOWN_POLICY='maybe'"),
+        ({"QUEEN_RULES_WAIT_S": "-1"}, "QUEEN_RULES_WAIT_S='-1'"),
+        ({"QUEEN_RULES_TRUSTED_KEYS": "/nonexistent"}, "QUEEN_RULES_TRUSTED_KEYS='/nonexistent'"),
+    ],
+)
+def test_bad_rules_settings_fail_at_start_naming_the_setting(env, named):
+    from consumers.inference.settings import InferenceSettings
+    from runtime.errors import SettingsError
+    from runtime.rule_signing import rules_verifier
+
+    with pytest.raises(SettingsError, match=re.escape(named)):
+        settings = InferenceSettings.from_env({"QUEEN_TRUSTED_KEYS": "k", **env})
+        rules_verifier(settings.rules_trusted_keys)
+
+
+def test_a_bad_match_churn_fails_at_start_naming_the_setting():
+    from producers.game.settings import GameSettings
+    from runtime.errors import SettingsError
+
+    with pytest.raises(SettingsError, match=re.escape("QUEEN_GAME_MATCH_CHURN=2.0")):
+        GameSettings.from_env({"QUEEN_GAME_MATCH_CHURN": "2"})
