@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from bench import budget, components, inference, live, loop, plots, profiling, report, resilience
+from bench import rules as patch
 from bench.profiling import Rate
 from runtime.broker import EmbeddedBroker
 from runtime.service import tune_gc
@@ -94,6 +95,7 @@ def measure(bootstrap: str, size: dict[str, int]) -> dict[str, Any]:
         (ContinuousTrainingConfig.fresh_share, 0.0),
     )
     joiner = timed("joiner", components.joiner_throughput, settings, size["pairs"])
+    rules_to_gate = timed("patch day: rule set -> gate", patch.patch_day, bootstrap)
     learning, curves = timed("learning", components.learning, size["ticks"], size["coupled"])
     quick = size["flood"] < 100_000
     faults = timed("faults (each service killed, stopped)", resilience.faults, bootstrap, quick)
@@ -127,6 +129,7 @@ def measure(bootstrap: str, size: dict[str, int]) -> dict[str, Any]:
             "game_speed": loop.SPEED,
             "territories": loop.TERRITORIES,
         },
+        "rules_to_gate_s": rules_to_gate,
         "joiner_events_per_s": joiner.per_s,
         "joiner_busy": joiner.busy,
         "trainer_step_ms": {

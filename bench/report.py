@@ -56,6 +56,7 @@ def rows(f: dict[str, Any]) -> list[Row]:
             "p99 ≤ 250 ms",
             hot["p99"] is not None and hot["p99"] <= 250,
         ),
+        _rules_row(f),
         (
             "reward → first step that used it → first decision served by it",
             f"p50 {_fmt(fresh['p50'], '.2f', ' s')}, p90 {_fmt(fresh['p90'], '.2f', ' s')} "
@@ -125,6 +126,17 @@ def rows(f: dict[str, Any]) -> list[Row]:
             _ten_times_faster(c80, s80, coupled_run),
         ),
     ]
+
+
+def _rules_row(f: dict[str, Any]) -> Row:
+    r = f.get("rules_to_gate_s") or {"p50": None, "max": None, "patches": 0}
+    return (
+        "rule set published → first decision gated under it (patch day)",
+        f"p50 {_fmt(r['p50'], '.2f', ' s')}, max {_fmt(r['max'], '.2f', ' s')} "
+        f"({r['patches']} patches)",
+        "≤ 2 s (QUEEN_RULES_WAIT_S)",
+        r["max"] is not None and r["max"] <= 2,
+    )
 
 
 def _budget(budget: dict[str, dict[str, float]]) -> list[str]:

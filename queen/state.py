@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,27 +19,17 @@ import numpy as np
 from queen.errors import ObservationError
 from queen.rules import N_CHUNKS, N_TYPES
 
-TERRITORY_ID = re.compile(r"^t-(\d{4,9})$")  # the simulator's names; other games name freely
 SCALAR_FIELDS = ("resources", "income", "upkeep", "base_health", "units_lost")
 NO_NEW_THREAT = (0.0,) * N_CHUNKS  # observations written before new_threat existed
 ARRAY_FIELDS = {"chunk_threat": N_CHUNKS, "chunk_units": N_CHUNKS, "unit_counts": N_TYPES}
 
 
-def territory_index(territory_id: str) -> int:
-    """Return the simulator's index of a territory id 't-0007' -> 7; ObservationError if not one.
+def territory_id(index: int) -> str:
+    """Return the simulator's id of its territory `index`: 7 -> 't-0007'.
 
     Only the simulated world numbers its territories; to every service a territory id is an
-    opaque, bounded string (the contract bounds its length).
+    opaque, bounded string (the contract bounds its length), and nothing parses one.
     """
-    match = TERRITORY_ID.match(territory_id) if isinstance(territory_id, str) else None
-    if match is None:
-        shown = territory_id if len(str(territory_id)) <= 40 else f"{str(territory_id)[:40]}..."
-        raise ObservationError(f"territory_id={shown!r}: not a simulator id ('t-' and 4-9 digits)")
-    return int(match.group(1))
-
-
-def territory_id(index: int) -> str:
-    """Return the id of territory `index`: 7 -> 't-0007'."""
     return f"t-{index:04d}"
 
 
@@ -106,15 +95,6 @@ class TerritoryBatch:
                 n * N_CHUNKS,
             ).reshape(n, N_CHUNKS),
         )
-
-
-def check_known(rules_version: int, known_rules: Any) -> None:
-    """Raise ObservationError unless the rules version is known.
-
-    The domain check left once a record passed the contract's own validation (the codec's).
-    """
-    if rules_version not in known_rules:
-        raise ObservationError(f"rules_version={rules_version!r}: unknown rules")
 
 
 def _number(name: str, value: Any) -> float:

@@ -2,7 +2,10 @@
 
 Each tick the world applies the actions the gate SENT (and the territory can afford), then the
 random part happens: new threats arrive in chunks, and units die in threatened chunks. Rules
-switch at `rule_switch_tick` (patch day). The world does not compute rewards: the game feeds
+switch at `rule_switch_tick` (patch day). Territories are matches: with `match_churn` > 0,
+after each tick every match ends with that chance and a new one, with a new territory id and
+seq 0, takes its row (the number of rows stays; the ids come and go, and only the simulator
+ever numbers them). The world does not compute rewards: the game feeds
 observations before/after a tick to the RewardCalculator, exactly as the real game would.
 numpy only; same seed, same trajectories.
 """
@@ -45,11 +48,14 @@ class WorldConfig:
     rule_switch_tick: int | None = None  # tick from which RULES_V2 apply (None: never)
     rules_before: RuleSet = RULES_V1
     rules_after: RuleSet = RULES_V2
+    match_churn: float = 0.0  # chance per tick that a territory's match ends and a new one starts
 
     def __post_init__(self) -> None:
         """Validate the values."""
         if self.n_territories < 1:
             raise ValueError(f"n_territories={self.n_territories!r}: must be >= 1")
+        if not 0.0 <= self.match_churn <= 1.0:
+            raise ValueError(f"match_churn={self.match_churn!r}: must be in [0, 1]")
         if self.rule_switch_tick is not None and self.rule_switch_tick < 0:
             raise ValueError(f"rule_switch_tick={self.rule_switch_tick!r}: must be >= 0")
 
@@ -73,20 +79,10 @@ class World:
         self.rng = np.random.default_rng(self.config.seed)
         n = self.config.n_territories
         self.tick = 0
-        threat = self.rng.uniform(0, 1, (n, N_CHUNKS)) * (self.rng.random((n, N_CHUNKS)) < 0.4)
-        self.state = TerritoryBatch(
-            territory=np.arange(n, dtype=np.int64),
-            seq=np.zeros(n, dtype=np.int64),
-            resources=self.rng.uniform(10, 60, n),
-            income=np.full(n, BASE_INCOME),
-            upkeep=np.zeros(n),
-            base_health=self.rng.uniform(0.5, 1.0, n),
-            units_lost=np.zeros(n, dtype=np.int64),
-            chunk_threat=threat,
-            chunk_units=np.zeros((n, N_CHUNKS), dtype=np.int64),
-            unit_counts=np.zeros((n, N_TYPES), dtype=np.int64),
-            new_threat=np.zeros((n, N_CHUNKS)),
-        )
+        self.state = fresh_territories(self.rng, np.arange(n, dtype=np.int64))
+        self.next_territory = n  # the index of the next match to start
+        # Its own stream: a world without churn plays exactly as it did before churn existed.
+        self.churn_rng = np.random.default_rng([self.config.seed, 1])
 
     @property
     def rules(self) -> RuleSet:
@@ -134,7 +130,44 @@ class World:
             unit_counts=unit_counts,
             new_threat=threat - decayed,
         )
-        return StepResult(before, self.state, after.applied, rules.version)
+        result = StepResult(before, self.state, after.applied, rules.version)
+        if self.config.match_churn > 0:
+            self._churn()
+        return result
+
+    def _churn(self) -> None:
+        """End some matches; start a new one, with a new id, in each row freed."""
+        ended = np.flatnonzero(self.churn_rng.random(len(self.state)) < self.config.match_churn)
+        if len(ended) == 0:
+            return
+        ids = np.arange(self.next_territory, self.next_territory + len(ended), dtype=np.int64)
+        self.next_territory += len(ended)
+        started = fresh_territories(self.churn_rng, ids)
+        arrays = {}
+        for name, values in self.state.__dict__.items():
+            values = values.copy()
+            values[ended] = getattr(started, name)
+            arrays[name] = values
+        self.state = TerritoryBatch(**arrays)
+
+
+def fresh_territories(rng: np.random.Generator, ids: np.ndarray) -> TerritoryBatch:
+    """New matches `ids` at seq 0: some threat, resources, health; no units."""
+    n = len(ids)
+    threat = rng.uniform(0, 1, (n, N_CHUNKS)) * (rng.random((n, N_CHUNKS)) < 0.4)
+    return TerritoryBatch(
+        territory=ids,
+        seq=np.zeros(n, dtype=np.int64),
+        resources=rng.uniform(10, 60, n),
+        income=np.full(n, BASE_INCOME),
+        upkeep=np.zeros(n),
+        base_health=rng.uniform(0.5, 1.0, n),
+        units_lost=np.zeros(n, dtype=np.int64),
+        chunk_threat=threat,
+        chunk_units=np.zeros((n, N_CHUNKS), dtype=np.int64),
+        unit_counts=np.zeros((n, N_TYPES), dtype=np.int64),
+        new_threat=np.zeros((n, N_CHUNKS)),
+    )
 
 
 def _remove_units(unit_counts: np.ndarray, count: np.ndarray) -> np.ndarray:

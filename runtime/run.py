@@ -56,6 +56,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--speed", type=_positive(float), default=20.0, help="game s per wall s")
     parser.add_argument("--territories", type=_positive(int), default=64)
+    parser.add_argument(
+        "--match-churn",
+        type=float,
+        default=0.01,
+        help="chance per tick a territory's match ends and a new territory starts",
+    )
     parser.add_argument("--duration", type=float, default=0.0, help="seconds; 0 = until Ctrl-C")
     parser.add_argument("--rule-switch-tick", type=int, default=None, help="patch day's tick")
     parser.add_argument("--refresh", type=_positive(float), default=1.0, help="view refresh, s")
@@ -64,6 +70,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.duration < 0:
         parser.error(f"--duration must be >= 0, got {args.duration}")
+    if not 0.0 <= args.match_churn <= 1.0:
+        parser.error(f"--match-churn must be in [0, 1], got {args.match_churn}")
     if args.rule_switch_tick is not None and args.rule_switch_tick < 0:
         parser.error(f"--rule-switch-tick must be >= 0, got {args.rule_switch_tick}")
     return args
@@ -73,6 +81,9 @@ def make_children(env: dict[str, str], args: argparse.Namespace) -> list[Child]:
     """One supervised child per service, each with its metrics port and log file."""
     os.makedirs(args.log_dir, exist_ok=True)
     private_key, public_key = ensure_dev_keys(args.keys)
+    # The game's own pair: it signs the rule sets it publishes; inference and the trainer
+    # learn only rule sets signed by it.
+    rules_private, rules_public = ensure_dev_keys(os.path.join(args.keys, "rules"))
     # An epoch ends (its pending decisions default) after four ticks of silence, at this speed.
     idle = max(5.0, 4 * 15.0 / args.speed)
     children = []
@@ -80,12 +91,16 @@ def make_children(env: dict[str, str], args: argparse.Namespace) -> list[Child]:
         port = free_port()
         extra = {
             "QUEEN_METRICS_PORT": str(port),
-            "QUEEN_TERRITORIES": str(args.territories),
             "QUEEN_GAME_SPEED": str(args.speed),
             "QUEEN_SIGNING_KEY_FILE": str(private_key),
             "QUEEN_TRUSTED_KEYS": str(public_key.parent),
+            "QUEEN_RULES_TRUSTED_KEYS": str(rules_public.parent),
             "QUEEN_JOINER_IDLE_TIMEOUT_S": env.get("QUEEN_JOINER_IDLE_TIMEOUT_S", str(idle)),
         }
+        if name == "game":  # only the simulator counts territories; they come and go
+            extra["QUEEN_TERRITORIES"] = str(args.territories)
+            extra["QUEEN_GAME_MATCH_CHURN"] = str(args.match_churn)
+            extra["QUEEN_RULES_SIGNING_KEY_FILE"] = str(rules_private)
         if args.rule_switch_tick is not None:
             extra["QUEEN_GAME_RULE_SWITCH_TICK"] = str(args.rule_switch_tick)
         log_path = os.path.join(args.log_dir, f"{name}.log")

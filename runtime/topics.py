@@ -4,7 +4,7 @@ The territory-keyed topics (observations, decisions, rewards, experiences) are c
 the joiner relies on partition i of decisions and rewards holding the same territories. So
 `ensure_topics` refuses to go on when they already exist with different partition counts, and
 `check_layout` refuses an existing layout that would break the loop silently: co-partitioned
-topics of unequal counts, a model-versions topic with several partitions or without
+topics of unequal counts, a model-versions or rules topic with several partitions or without
 compaction. Clients never create topics by naming them (runtime/kafka.py), so a topic is only
 ever created here, with its spec. Run `python -m runtime.topics` to create and check them
 (make run, a Kubernetes job); `--check` only checks.
@@ -34,6 +34,7 @@ DECISIONS = "decisions"
 REWARDS = "rewards"
 EXPERIENCES = "experiences"
 MODEL_VERSIONS = "model-versions"
+RULES = "rules"
 DEAD_LETTERS = "dead-letters"
 CO_PARTITIONED = (OBSERVATIONS, DECISIONS, REWARDS, EXPERIENCES)
 
@@ -79,6 +80,17 @@ def topic_specs(settings: KafkaSettings, replication_factor: int = 1) -> list[To
                 "min.cleanable.dirty.ratio": "0.1",
                 "segment.ms": str(3600 * 1000),
                 "max.message.bytes": str(16 * 1024 * 1024),
+            },
+        ),
+        TopicSpec(
+            settings.topic(RULES),
+            1,
+            {
+                # One rule set per rules version, kept forever: a reader that starts today
+                # still learns every version observations may name.
+                "cleanup.policy": "compact",
+                "min.cleanable.dirty.ratio": "0.1",
+                "segment.ms": str(3600 * 1000),
             },
         ),
         TopicSpec(

@@ -35,6 +35,7 @@ from schemas.records import (
     Observation,
     Record,
     Reward,
+    RuleSet,
 )
 from schemas.writer import Unsupported, compile_writer
 
@@ -49,6 +50,7 @@ SCHEMA_FILES: dict[type[Record], str] = {
     Experience: "experience.avsc",
     ModelVersion: "model_version.avsc",
     DeadLetter: "dead_letter.avsc",
+    RuleSet: "rule_set.avsc",
 }
 
 R = TypeVar("R", bound=Record)

@@ -67,7 +67,7 @@ class Observation:
             0 < len(self.observation_id) <= n
             and 0 < len(self.territory_id) <= n
             and len(self.epoch) <= n
-            and self.seq <= limits.max_seq
+            and 0 <= self.seq <= limits.max_seq
             and all_within((self.event_time, self.emitted_at), MAX_TIME)
             and len(self.chunk_threat) == len(self.chunk_units) == N_CHUNKS
             and len(self.unit_counts) == N_SPAWN_TYPES
@@ -209,7 +209,7 @@ class Decision:
             and len(self.epoch) <= n
             and 0 < len(self.gate_version) <= n
             and len(self.features) == N_FEATURES
-            and self.seq <= limits.max_seq
+            and 0 <= self.seq <= limits.max_seq
             and all_within(
                 (self.event_time, self.observation_emitted_at, self.decided_at), MAX_TIME
             )

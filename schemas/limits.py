@@ -33,7 +33,7 @@ class Limits:
     max_id_length: int = _limit(
         128,
         "characters of any id or name (observation, decision, territory, epoch, model, gate "
-        "version, fingerprints, key id, dead-letter service)",
+        "version, fingerprints, key id, dead-letter service, rule set publisher)",
     )
     max_components: int = _limit(16, "entries of a reward's component map")
     max_component_name: int = _limit(64, "characters of a reward component's name")
@@ -48,11 +48,16 @@ class Limits:
     )
     max_partitions: int = _limit(1024, "entries of TrainingSummary.input_offsets")
     max_weights_bytes: int = _limit(16 * MIB, "bytes of a ModelVersion's weights (safetensors)")
-    max_message_length: int = _limit(4000, "characters of a dead letter's message")
+    max_message_length: int = _limit(
+        4000, "characters of a dead letter's message or a rule set's note"
+    )
+    max_rule_value: float = _limit(
+        1e6, "largest cost, upkeep, harvest or income a rule set may give a spawn type"
+    )
     max_event_bytes: int = _limit(
         64 * KIB,
-        "bytes of one encoded Observation, Decision, Reward or Experience (~300-700 in "
-        "practice); a larger one is refused before it is decoded",
+        "bytes of one encoded Observation, Decision, Reward, Experience or RuleSet (~300-700 "
+        "in practice); a larger one is refused before it is decoded",
     )
 
     def __post_init__(self) -> None:

@@ -42,7 +42,7 @@ class Reward:
             and len(self.epoch) <= n
             and (self.decision_id is None or 0 < len(self.decision_id) <= n)
             and (self.observation_id is None or 0 < len(self.observation_id) <= n)
-            and self.seq <= limits.max_seq
+            and 0 <= self.seq <= limits.max_seq
             and all_within((self.seq, self.event_time, self.emitted_at), MAX_TIME)
             and rewards_within(self.reward, self.components, limits)
         ):

@@ -15,6 +15,7 @@ from schemas.records import (
     ModelVersion,
     Observation,
     Reward,
+    RuleSet,
     TrainingSummary,
 )
 
@@ -148,4 +149,25 @@ def dead_letter() -> DeadLetter:
     )
 
 
-ALL = (observation, decision, reward, experience, model_version, dead_letter)
+def rule_set(version: int = 1, **changes: object) -> RuleSet:
+    """The RuleSet record of the built-in rules `version` (1 or 2), or of RULES_V1 renumbered."""
+    from queen.rules import RULE_SETS
+
+    rules = RULE_SETS.get(version, RULE_SETS[1])
+    fields: dict[str, object] = dict(
+        rules_version=version,
+        published_at=1_700_000_000_000_000,
+        publisher="game",
+        note="",
+        cost=rules.cost,
+        upkeep=rules.upkeep,
+        kill=rules.kill,
+        harvest=rules.harvest,
+        income=rules.income,
+        heal=rules.heal,
+    )
+    fields.update(changes)
+    return RuleSet(**fields)  # type: ignore[arg-type]
+
+
+ALL = (observation, decision, reward, experience, model_version, dead_letter, rule_set)

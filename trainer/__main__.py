@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from runtime.kafka import make_consumer, make_reader
 from runtime.loop import LoopConfig
 from runtime.model_versions import VersionCheck
+from runtime.rule_book import RuleBook, RuleBookMetrics, RuleReader
+from runtime.rule_signing import rules_verifier
 from runtime.service import ServiceContext, run_service, service_parser
 from runtime.signing import Signer, Verifier, load_private_key, load_trusted_keys
-from runtime.topics import DEAD_LETTERS, EXPERIENCES, MODEL_VERSIONS
+from runtime.topics import DEAD_LETTERS, EXPERIENCES, MODEL_VERSIONS, RULES
 from schemas.records import Experience
 from trainer.buffer.buffer import make_buffer
 from trainer.metrics import TrainerMetrics
@@ -43,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv,
         parser,
         FLAGS,
-        (EXPERIENCES, MODEL_VERSIONS, DEAD_LETTERS),
+        (EXPERIENCES, MODEL_VERSIONS, RULES, DEAD_LETTERS),
     )
     config = ContinuousTrainingConfig.from_env(ctx.environ)
     settings = TrainerServiceSettings.from_env(ctx.environ)
@@ -66,6 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     buffer = make_buffer(config)
     rebuild(buffer, make_reader(ctx.kafka), experiences_topic, ctx.codec, ends)
     metrics = TrainerMetrics.create(ctx.registry)
+    book = RuleBook(
+        RuleBookMetrics.create(ctx.registry, "trainer"),
+        verifier=rules_verifier(settings.rules_trusted_keys),
+    )
+    RuleReader(
+        make_reader(ctx.kafka), ctx.kafka.topic(RULES), book, ctx.codec, ctx.stop, ctx.dead_letters
+    ).start()
     metrics.current_model_version.set(point.weights_version)
     metrics.buffer_size.set(len(buffer))
     taken_log = (
@@ -82,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         metrics,
         taken_log,
         settings.checkpoint_dir,
+        book,
     )
     handler.resume_at(point.offsets, topic_id)
     handler.parent_override = point.weights_version

@@ -5,7 +5,10 @@ refused); `on_tick` trains when the interval has passed and enough eligible expe
 there, and returns the signed ModelVersion to publish. Each version records how far the
 experiences topic had been read (`input_offsets`), and its number is reserved on disk before
 it is produced, so a trainer resumed from it takes nothing twice and reuses no number
-(trainer/resume.py). The gate follows the newest rules version seen in the experiences.
+(trainer/resume.py). The re-validation gate follows the newest rules version seen in the
+experiences, with the rule set the rule book learnt from `queen.rules` (runtime/rule_book.py):
+a version the book does not know yet is followed as soon as it does (looked at on every tick);
+until then the gate stays on the rules it had.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from queen.gate import SimulationGate
 from queen.rules import RULE_SETS, RULES_V1
 from runtime.event_clock import EventClocks, explain
 from runtime.handler import Handler, Incoming, Outgoing, Position, Rejected
+from runtime.rule_book import RuleBook
 from runtime.signing import Signer
 from trainer.buffer.buffer import ReplayBuffer
 from trainer.checkpoint import reserve_version, save_checkpoint
@@ -49,8 +53,12 @@ class TrainerHandler(Handler):
         metrics: Any = None,
         taken_log: IO[str] | None = None,
         checkpoint_dir: str = "",
+        book: RuleBook | None = None,
     ) -> None:
-        """Train `learner` from `buffer`; publish to `model_topic`, signed by `signer`."""
+        """Train `learner` from `buffer`; publish to `model_topic`, signed by `signer`.
+
+        `book` holds the rule sets re-validation simulates (None: the simulator's built-ins).
+        """
         self.learner = learner
         self.buffer = buffer
         self.config = config
@@ -59,7 +67,10 @@ class TrainerHandler(Handler):
         self.metrics = metrics
         self.taken_log = taken_log
         self.checkpoint_dir = checkpoint_dir
-        self.rules_version = RULES_V1.version
+        self.book = book if book is not None else RuleBook.of(RULE_SETS)
+        # The gate's rules: the simulator's version 1 until the book knows the experiences'.
+        self.rules_version = -1
+        self.newest_rules_seen = -1
         self.gate = SimulationGate(RULES_V1)
         self.clocks = EventClocks()
         self.wall_us: Callable[[], int] = lambda: time.time_ns() // 1000
@@ -77,6 +88,7 @@ class TrainerHandler(Handler):
         self.last_published = time.time()
         self.rollbacks_reported = 0
         self.waiting_since: float | None = None  # a batch was ready and no step completed yet
+        self._unknown_reported = -1  # the unknown rules version last logged
 
     def resume_at(self, offsets: dict[int, int] | None, topic_id: str) -> None:
         """Read on from `offsets` (None: not resumed from a version; the group's offsets)."""
@@ -118,8 +130,9 @@ class TrainerHandler(Handler):
             taken += 1
             self.taken.append(d.decision_id)
             self.newest_model_version = max(self.newest_model_version, d.model_version)
-            if d.rules_version > self.rules_version:
-                self._follow_rules(d.rules_version)
+            self.newest_rules_seen = max(self.newest_rules_seen, d.rules_version)
+        if self.newest_rules_seen > self.rules_version:
+            self._follow_rules(self.newest_rules_seen)
         if self.metrics is not None:
             self.metrics.experiences_taken.inc(taken)
             self.metrics.buffer_size.set(len(self.buffer))
@@ -131,6 +144,8 @@ class TrainerHandler(Handler):
     def on_tick(self, now: float) -> list[Outgoing]:
         """Train one step when it is time; return the version to publish, if any."""
         clock = time.monotonic()
+        if self.newest_rules_seen > self.rules_version:
+            self._follow_rules(self.newest_rules_seen)
         if self.metrics is not None:
             self.metrics.version_age_seconds.set(now - self.last_published)
         if clock < self.next_step_at:
@@ -224,9 +239,16 @@ class TrainerHandler(Handler):
         return dict(self._published_positions)
 
     def _follow_rules(self, version: int) -> None:
-        rules = RULE_SETS.get(version)
+        rules = self.book.get(version)
         if rules is None:
-            logger.warning("experiences carry unknown rules version %d; gate unchanged", version)
+            if version != self._unknown_reported:
+                self._unknown_reported = version
+                logger.warning(
+                    "experiences carry rules version %d, not in the rule book yet; the gate "
+                    "stays on version %d until it is",
+                    version,
+                    self.rules_version,
+                )
             return
         self.rules_version = version
         self.gate = self.gate.follow(rules)

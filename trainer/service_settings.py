@@ -22,6 +22,9 @@ class TrainerServiceSettings:
     # directories); the trainer's own public key among them.
     trusted_keys: str = ""
     max_version_jump: int = 10**9
+    # Public keys a rule set must be signed by to be learnt (runtime/rule_signing.py); empty:
+    # unsigned rule sets are learnt too.
+    rules_trusted_keys: str = ""
 
     def __post_init__(self) -> None:
         """Both keys are required: a trainer publishes nothing unsigned, trusts nothing unsigned."""
@@ -46,4 +49,5 @@ class TrainerServiceSettings:
             signing_key_file=env_str(env, "QUEEN_SIGNING_KEY_FILE", d.signing_key_file),
             trusted_keys=env_str(env, "QUEEN_TRUSTED_KEYS", d.trusted_keys),
             max_version_jump=env_int(env, "QUEEN_MAX_VERSION_JUMP", d.max_version_jump, minimum=1),
+            rules_trusted_keys=env_str(env, "QUEEN_RULES_TRUSTED_KEYS", d.rules_trusted_keys),
         )

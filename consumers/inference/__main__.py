@@ -16,9 +16,11 @@ from queen.policy import ExplorationPolicy
 from runtime.kafka import make_reader
 from runtime.loop import LoopConfig
 from runtime.model_versions import VersionCheck
+from runtime.rule_book import RuleBook, RuleBookMetrics, RuleReader
+from runtime.rule_signing import rules_verifier
 from runtime.service import ServiceContext, run_service, service_parser
 from runtime.signing import Verifier, load_trusted_keys
-from runtime.topics import DEAD_LETTERS, DECISIONS, MODEL_VERSIONS, OBSERVATIONS
+from runtime.topics import DEAD_LETTERS, DECISIONS, MODEL_VERSIONS, OBSERVATIONS, RULES
 from schemas.records import Observation
 
 FLAGS = {"group": "QUEEN_INFERENCE_GROUP"}
@@ -34,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv,
         parser,
         FLAGS,
-        (OBSERVATIONS, DECISIONS, MODEL_VERSIONS, DEAD_LETTERS),
+        (OBSERVATIONS, DECISIONS, MODEL_VERSIONS, RULES, DEAD_LETTERS),
     )
     settings = InferenceSettings.from_env(ctx.environ)
     check = VersionCheck(
@@ -54,18 +56,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         ctx.stop,
         ctx.dead_letters,
     ).start()
+    book = RuleBook(
+        RuleBookMetrics.create(ctx.registry, "inference"),
+        verifier=rules_verifier(settings.rules_trusted_keys),
+    )
+    RuleReader(
+        make_reader(ctx.kafka), ctx.kafka.topic(RULES), book, ctx.codec, ctx.stop, ctx.dead_letters
+    ).start()
     handler = InferenceHandler(
         slot,
         ExplorationPolicy(settings.exploration_config(), settings.policy_seed),
         ctx.kafka.topic(DECISIONS),
         settings.gate_threshold,
         metrics,
+        book=book,
+        rules_wait_s=settings.rules_wait_s,
+        unknown_rules=settings.rules_unknown_policy,
     )
     loop = ctx.loop(
         settings.group_id,
         {ctx.kafka.topic(OBSERVATIONS): Observation},
         handler,
-        LoopConfig(batch_size=settings.batch_size, poll_timeout=0.01, commit_interval=1.0),
+        LoopConfig(
+            batch_size=settings.batch_size,
+            poll_timeout=0.01,
+            commit_interval=1.0,
+            tick_interval=0.05,  # how often observations waiting for their rules are looked at
+        ),
     )
     loop.run(ctx.stop)
     return 0

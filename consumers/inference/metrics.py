@@ -25,6 +25,9 @@ class InferenceMetrics:
     versions_rejected: Counter
     hot_load_seconds: Histogram
     reward_to_serving_seconds: BulkHistogram
+    unknown_rules: Counter
+    waiting_for_rules: Gauge
+    rules_to_decision_seconds: Histogram
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> InferenceMetrics:
@@ -74,7 +77,29 @@ class InferenceMetrics:
                 FRESHNESS_BUCKETS,
                 registry,
             ),
+            unknown_rules=Counter(
+                f"{p}_unknown_rules",
+                "Observations that named a rules version not known on arrival, by how they "
+                "were decided: learnt (the rule set came within QUEEN_RULES_WAIT_S) or policy "
+                "(QUEEN_RULES_UNKNOWN_POLICY)",
+                ["outcome"],
+                registry=registry,
+            ),
+            waiting_for_rules=Gauge(
+                f"{p}_observations_waiting_for_rules",
+                "Observations held until their rules version is known",
+                registry=registry,
+            ),
+            rules_to_decision_seconds=Histogram(
+                f"{p}_rules_to_decision_seconds",
+                "Wall time from a rule set's publication to the first decision gated under it "
+                "(once per rules version and process)",
+                buckets=FRESHNESS_BUCKETS,
+                registry=registry,
+            ),
         )
+        for outcome in ("learnt", "policy"):
+            metrics.unknown_rules.labels(outcome=outcome)
         for gate in ("SEND", "WAIT"):
             metrics.decisions.labels(gate=gate)
         for reason in REASONS:

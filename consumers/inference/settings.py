@@ -1,4 +1,4 @@
-"""Inference's settings (QUEEN_INFERENCE_*, QUEEN_MODEL_*, QUEEN_TRUSTED_KEYS), read in main."""
+"""Inference's settings (QUEEN_INFERENCE_*, QUEEN_MODEL_*, QUEEN_RULES_*, QUEEN_TRUSTED_KEYS)."""
 
 from __future__ import annotations
 
@@ -28,9 +28,22 @@ class InferenceSettings:
     # them (runtime/signing.py). Required: an unsigned version is never served.
     trusted_keys: str = ""
     max_version_jump: int = 10**9  # a version more than this past the served one is refused
+    # Seconds an observation naming a rules version not known yet waits for its rule set on
+    # queen.rules (the rest of its batch is decided at once); then it is decided under
+    # rules_unknown_policy.
+    rules_wait_s: float = 2.0
+    # wait: decide WAIT (the gate cannot simulate unknown rules); newest: gate it under the
+    # newest rules known (WAIT when none is).
+    rules_unknown_policy: str = "wait"
+    # Public keys a rule set must be signed by to be learnt (comma-separated PEM files or
+    # directories; runtime/rule_signing.py); empty: unsigned rule sets are learnt too.
+    rules_trusted_keys: str = ""
 
     def __post_init__(self) -> None:
         """Validate what is not checked where it is used."""
+        if self.rules_unknown_policy not in ("wait", "newest"):
+            msg = f"QUEEN_RULES_UNKNOWN_POLICY={self.rules_unknown_policy!r}: one of wait, newest"
+            raise SettingsError(msg)
         if not self.trusted_keys:
             msg = (
                 "QUEEN_TRUSTED_KEYS='': set it to the trainer's public key(s) (PEM files or "
@@ -55,6 +68,9 @@ class InferenceSettings:
             torch_threads=env_int(env, "QUEEN_TORCH_THREADS", d.torch_threads, minimum=1),
             trusted_keys=env_str(env, "QUEEN_TRUSTED_KEYS", d.trusted_keys),
             max_version_jump=env_int(env, "QUEEN_MAX_VERSION_JUMP", d.max_version_jump, minimum=1),
+            rules_wait_s=env_float(env, "QUEEN_RULES_WAIT_S", d.rules_wait_s, minimum=0.0),
+            rules_unknown_policy=env_str(env, "QUEEN_RULES_UNKNOWN_POLICY", d.rules_unknown_policy),
+            rules_trusted_keys=env_str(env, "QUEEN_RULES_TRUSTED_KEYS", d.rules_trusted_keys),
         )
 
     def exploration_config(self) -> ExplorationConfig:

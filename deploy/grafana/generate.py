@@ -186,6 +186,21 @@ def dashboard() -> dict[str, Any]:
             0,
             23,
         ),
+        panel(
+            "Rules: observations of unknown rules, rule sets refused",
+            [
+                (
+                    f"sum by (outcome) (increase(queen_inference_unknown_rules_total{sel()}[1h]))",
+                    "unknown rules: {{outcome}}",
+                ),
+                (
+                    f"sum by (reason) (increase(queen_rules_refused_total{sel()}[1h]))",
+                    "rule sets refused: {{reason}}",
+                ),
+            ],
+            8,
+            23,
+        ),
         row("Joiner", 30),
         panel(
             "Joiner: matched / expired",

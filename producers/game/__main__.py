@@ -8,11 +8,13 @@ from collections.abc import Sequence
 
 from producers.game.handler import GameHandler, GameTopics
 from producers.game.metrics import GameMetrics
+from producers.game.rules import RulesAnnouncer
 from producers.game.settings import GameSettings
 from queen.world import World, WorldConfig
 from runtime.loop import LoopConfig
+from runtime.rule_signing import rules_signer
 from runtime.service import ServiceContext, run_service, service_parser
-from runtime.topics import DEAD_LETTERS, DECISIONS, OBSERVATIONS, REWARDS
+from runtime.topics import DEAD_LETTERS, DECISIONS, OBSERVATIONS, REWARDS, RULES
 from schemas.records import Decision
 
 FLAGS = {
@@ -22,6 +24,7 @@ FLAGS = {
     "rule_switch_tick": "QUEEN_GAME_RULE_SWITCH_TICK",
     "ticks": "QUEEN_GAME_TICKS",
     "epoch": "QUEEN_GAME_EPOCH",
+    "match_churn": "QUEEN_GAME_MATCH_CHURN",
 }
 
 
@@ -29,11 +32,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Play until SIGTERM/SIGINT or the tick budget."""
     parser = service_parser("producers.game", __doc__ or "", FLAGS, ("producers.game.settings",))
     ctx = ServiceContext.create(
-        "game", argv, parser, FLAGS, (OBSERVATIONS, REWARDS, DECISIONS, DEAD_LETTERS)
+        "game", argv, parser, FLAGS, (OBSERVATIONS, REWARDS, DECISIONS, RULES, DEAD_LETTERS)
     )
     settings = GameSettings.from_env(ctx.environ)
     switch = settings.rule_switch_tick if settings.rule_switch_tick >= 0 else None
-    world = World(WorldConfig(settings.territories, settings.seed, switch))
+    world = World(
+        WorldConfig(settings.territories, settings.seed, switch, match_churn=settings.match_churn)
+    )
     epoch = settings.epoch or uuid.uuid4().hex[:16]
     handler = GameHandler(
         world,
@@ -43,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         GameMetrics.create(ctx.registry),
         ticks=settings.ticks or None,
         on_done=ctx.stop.set,
+        rules=RulesAnnouncer(
+            ctx.kafka.topic(RULES), key=rules_signer(settings.rules_signing_key_file)
+        ),
     )
     tick_wall = 15.0 / settings.speed
     # Decisions are read from the end of every partition, with no group: only decisions made

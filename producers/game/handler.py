@@ -23,6 +23,7 @@ from typing import Any
 from typing_extensions import override
 
 from producers.game.book import DecisionBook
+from producers.game.rules import RulesAnnouncer
 from producers.game.scoreboard import score_tick
 from queen.reward import RewardCalculator
 from queen.state import TerritoryBatch, territory_id
@@ -62,10 +63,12 @@ class GameHandler(Handler):
         new_id: Callable[[], str] = new_observation_id,
         ticks: int | None = None,
         on_done: Callable[[], None] = lambda: None,
+        rules: RulesAnnouncer | None = None,
     ) -> None:
         """Play `world` at `speed` game seconds per wall second, as run `epoch`.
 
-        After `ticks` ticks (None: never) it emits nothing more and calls `on_done`.
+        After `ticks` ticks (None: never) it emits nothing more and calls `on_done`. With
+        `rules`, each rule set the world plays is published ahead of its first observations.
         """
         self.world = world
         self.topics = topics
@@ -77,6 +80,7 @@ class GameHandler(Handler):
         self.new_id = new_id
         self.ticks = ticks
         self.on_done = on_done
+        self.rules = rules
         self.calculator = RewardCalculator()
         self.epoch_ms = wall_us() // 1000  # game time of tick 0
         self.played = 0
@@ -148,14 +152,14 @@ class GameHandler(Handler):
                     self.tick_wall,
                     held,
                 )
-        return out + self._observe(result.after)
+        return out + self._observe(self.world.observe())  # new matches may have started
 
     def _observe(self, batch: TerritoryBatch) -> list[Outgoing]:
         """Emit the observations of the current tick and open its book."""
         event_time = self.epoch_ms + int(self.world.tick * TICK_SECONDS * 1000)
         emitted = self.wall_us()
         rules = self.world.rules.version
-        out = []
+        out = [] if self.rules is None else self.rules.announce(self.world.rules)
         ids = [self.new_id() for _ in range(len(batch))]
         for i in range(len(batch)):
             obs = Observation(

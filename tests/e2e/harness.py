@@ -114,7 +114,7 @@ class LoopHarness:
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
     def reader(self, name: str) -> TopicReader:
-        partitions = 1 if name in ("model-versions", "dead-letters") else self.partitions
+        partitions = 1 if name in ("model-versions", "rules", "dead-letters") else self.partitions
         return TopicReader(self.settings, self.topic(name), partitions)
 
     def taken(self, published: set[tuple[int, int]] | None = None) -> list[str]:

@@ -50,7 +50,7 @@ def test_creating_topics_twice_is_a_no_op_and_mismatches_are_refused(kafka, topi
     settings = kafka.settings(topic_prefix, partitions=3)
     admin = make_admin(settings)
     created = ensure_topics(admin, topic_specs(settings))
-    assert len(created) == 6
+    assert len(created) == 7
     assert ensure_topics(admin, topic_specs(settings)) == []
     metadata = admin.list_topics(timeout=10).topics
     assert len(metadata[settings.topic("rewards")].partitions) == 3

@@ -28,6 +28,7 @@ def figures(**changes):
             },
         },
         "hot_load_ms": {"p50": 40.0, "p99": 90.0, "versions": 20},
+        "rules_to_gate_s": {"patches": 5, "each": [0.1] * 5, "p50": 0.1, "max": 0.14},
         "freshness_s": {
             "p50": 1.2,
             "p90": 2.5,
@@ -107,6 +108,7 @@ def test_the_report_puts_each_figure_beside_its_goal_and_says_misses_plainly():
     assert "trainer SIGKILL 4.4 s; trainer SIGTERM 4.1 s (stopped in 1.2 s)" in text
     assert "3,584 observations: 0 broken promises | audit 0 | yes |" in text
     assert "joiner 235 → 247 MB (81,394 refused)" in text
+    assert "p50 0.10 s, max 0.14 s (5 patches) | ≤ 2 s (QUEEN_RULES_WAIT_S) | yes |" in text
 
 
 def test_the_learning_verdict_is_unknown_when_the_run_is_too_short_to_tell():

@@ -27,22 +27,21 @@ def make(slot=None):
     return InferenceHandler(slot, ExplorationPolicy(seed=1), "dec", 0.0, metrics), registry
 
 
-def test_one_decision_per_valid_observation_and_rejections_for_invalid_ones():
+def test_one_decision_per_observation_of_known_rules_at_once():
     handler, registry = make()
     good = [samples.observation(t, 3) for t in range(3)] + [
         samples.observation(99, 3),  # territories are opaque: any id the contract allows
         samples.observation(1, 3, territory_id="castle north"),
     ]
-    bad = [samples.observation(2, 3, rules_version=7)]  # (NaN never gets here: the codec)
-    batch = [Incoming(o, MessageStub("obs", b"", 0, i)) for i, o in enumerate(good + bad)]
+    unknown = [samples.observation(2, 3, rules_version=7)]  # waits for its rules: not refused
+    batch = [Incoming(o, MessageStub("obs", b"", 0, i)) for i, o in enumerate(good + unknown)]
     out = handler.handle(batch, 0.0)
     outgoing = [o for o in out if isinstance(o, Outgoing)]
     decisions = [o.record for o in outgoing]
-    rejected = [o for o in out if isinstance(o, Rejected)]
+    assert not [o for o in out if isinstance(o, Rejected)]
     assert [d.observation_id for d in decisions] == [o.observation_id for o in good]
     assert all(o.key == o.record.territory_id.encode() and o.topic == "dec" for o in outgoing)
-    assert [str(r.error) for r in rejected] == ["rules_version=7: unknown rules"]
-    assert [r.reason for r in rejected] == ["unknown_rules"]
+    assert len(handler.waiting) == 1
     for d in decisions:
         d.validate()
         assert d.model_version == 0 and d.seq == 3 and len(d.features) == 28

@@ -14,6 +14,7 @@ from consumers.inference.metrics import InferenceMetrics
 from consumers.joiner.metrics import JoinerMetrics
 from producers.game.metrics import GameMetrics
 from runtime.metrics import LoopMetrics
+from runtime.rule_book import RuleBookMetrics
 from runtime.settings import KafkaSettings
 from runtime.topics import topic_specs
 from tests.deploy_helpers import (
@@ -177,6 +178,7 @@ def test_every_metric_a_query_reads_is_one_a_service_exports():
     JoinerMetrics.create(registry)
     TrainerMetrics.create(registry)
     GameMetrics.create(registry)
+    RuleBookMetrics.create(registry, "inference")
     suffixes = ("", "_total", "_bucket", "_count", "_sum")
     exported = {s.name for family in registry.collect() for s in family.samples} | {
         family.name + suffix for family in registry.collect() for suffix in suffixes

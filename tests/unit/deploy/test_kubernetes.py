@@ -32,17 +32,17 @@ SERVICES = ("game", "inference", "joiner", "trainer")
 # The least-privilege matrix, by topic name without the prefix. Only these services write and
 # read these topics; a topic the services create but this matrix does not name fails the test.
 WRITES = {
-    "game": {"observations", "rewards", "dead-letters"},
+    "game": {"observations", "rewards", "rules", "dead-letters"},
     "inference": {"decisions", "dead-letters"},
     "joiner": {"experiences", "dead-letters"},
     "trainer": {"model-versions", "dead-letters"},
 }
 READS = {
     "game": {"decisions"},
-    # rules and promotions: topics inference will read once they exist.
+    # promotions: a topic inference will read once it exists.
     "inference": {"observations", "model-versions", "rules", "promotions"},
     "joiner": {"decisions", "rewards"},
-    "trainer": {"experiences", "model-versions"},
+    "trainer": {"experiences", "model-versions", "rules"},
 }
 GROUPS = {
     "inference": InferenceSettings.group_id,
@@ -214,6 +214,7 @@ def test_each_kafka_user_is_granted_exactly_what_its_service_does(overlay):
     assert writers[prefix + "decisions"] == {"queenloop-inference"}
     assert writers[prefix + "observations"] == writers[prefix + "rewards"] == {"queenloop-game"}
     assert writers[prefix + "experiences"] == {"queenloop-joiner"}
+    assert writers[prefix + "rules"] == {"queenloop-game"}
     assert writers[prefix + "dead-letters"] == {f"queenloop-{s}" for s in SERVICES}
 
 

@@ -15,6 +15,7 @@ from schemas.records import (
     ModelVersion,
     Observation,
     Reward,
+    RuleSet,
     TrainingSummary,
 )
 
@@ -141,6 +142,22 @@ dead_letters = st.builds(
     failed_at=longs,
 )
 
+per_type = lambda high: st.tuples(*[st.floats(0.0, high)] * N_SPAWN_TYPES)  # noqa: E731
+rule_sets = st.builds(
+    RuleSet,
+    rules_version=st.integers(0, 2**31 - 1),
+    published_at=times,
+    publisher=ids,
+    note=st.text(max_size=200),
+    cost=per_type(1e6),
+    upkeep=per_type(1e6),
+    kill=per_type(1.0),
+    harvest=per_type(1e6),
+    income=per_type(1e6),
+    heal=per_type(1.0),
+    key_id=st.none() | ids,
+    signature=st.none() | st.binary(min_size=64, max_size=64),
+)
 BY_TYPE = {
     Observation: observations,
     Decision: decisions,
@@ -148,4 +165,5 @@ BY_TYPE = {
     Experience: experiences,
     ModelVersion: model_versions,
     DeadLetter: dead_letters,
+    RuleSet: rule_sets,
 }

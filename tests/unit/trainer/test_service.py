@@ -95,3 +95,30 @@ def test_an_experience_stamped_years_ahead_is_refused_and_training_goes_on():
     assert rejected.reason == "event_time_ahead"
     versions = [h.on_tick(0.0)[0].record.version for _ in range(3)]
     assert versions == [1, 2, 3], "the buffer's rows stay eligible: training goes on"
+
+
+def test_the_gate_follows_rules_from_the_rule_book_as_soon_as_it_knows_them():
+    from queen.rules import RULES_V1, RULES_V2
+    from runtime.rule_book import RuleBook, record_of
+
+    config = ContinuousTrainingConfig(training_interval=3600.0, min_batch_size=8)
+    book = RuleBook.of({1: RULES_V1})
+    h = TrainerHandler(
+        Learner(initial_model(0), config),
+        make_buffer(config),
+        config,
+        "models",
+        keys.signer(),
+        book=book,
+    )
+    e = samples.experience(1, 0)
+    patched = dataclasses.replace(
+        e, decision=dataclasses.replace(e.decision, rules_version=2, decision_id="d2")
+    )
+    h.handle([Incoming(e, MessageStub("x", b"", 0, 0))], samples.GAME_START_MS / 1000)
+    assert h.gate.rules == RULES_V1 and h.rules_version == 1
+    h.handle([Incoming(patched, MessageStub("x", b"", 0, 1))], samples.GAME_START_MS / 1000)
+    assert h.gate.rules == RULES_V1, "version 2 is not in the book yet: the gate stays"
+    book.offer(record_of(RULES_V2, "game", 1))
+    h.on_tick(0.0)
+    assert h.gate.rules == RULES_V2 and h.rules_version == 2

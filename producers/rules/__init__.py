@@ -1,0 +1,1 @@
+"""A game team's tool: publish a rule set on queen.rules (`python -m producers.rules`)."""
