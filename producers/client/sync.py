@@ -344,7 +344,10 @@ class GameClient:
         while not self._stop.is_set():
             self._serve_requests()
             try:
-                messages = self._consumer.consume(500, self.config.poll_timeout_s)
+                # poll waits for the first record only; consume(n, t) would wait out t
+                # whenever fewer than n records are there (latency for nothing)
+                first = self._consumer.poll(self.config.poll_timeout_s)
+                messages = [] if first is None else [first, *self._consumer.consume(499, 0)]
                 self._producer.poll(0)  # delivery reports of observations and rewards
             except (KafkaException, RuntimeError) as exc:
                 self._warn("consume", "decisions consumer: %s", exc)
