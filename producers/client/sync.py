@@ -136,6 +136,7 @@ class GameClient:
         self._fallbacks: dict[str, int] = {}
         self._publish_errors = 0
         self._producer_fatal = False
+        self._replace_lock = threading.Lock()
         self._log = RateLimit(10.0)
         self._producer = make_producer(kafka, error_cb=self._on_error, **PRODUCER)
         self._consumer = make_reader(kafka, error_cb=self._on_error)
@@ -156,7 +157,11 @@ class GameClient:
     def decide(
         self, state: TerritoryState | Observation, deadline_s: float | None = None
     ) -> Served:
-        """Publish the observation of `state`; return its decision, or the fallback in time."""
+        """Publish the observation of `state`; return its decision, or the fallback in time.
+
+        Nothing the loop or the broker does makes it raise. A `state` outside the contract
+        (schemas/limits.py) raises InvalidRecord naming the field: a bug of the caller's.
+        """
         waiter = self.start(state)
         if waiter.failed is None:
             waiter.event.wait(self.config.deadline_s if deadline_s is None else deadline_s)
@@ -365,7 +370,10 @@ class GameClient:
                     self.metrics.undecodable.inc()
                     self._warn("decode", "a decision did not decode: %s", exc)
                     continue
-                self._offer(decision)
+                try:
+                    self._offer(decision)
+                except Exception as exc:  # the reader thread must outlive any one record
+                    self._warn("offer", "a decision could not be taken: %r", exc)
 
     def _offer(self, decision: Decision) -> None:
         with self._lock:
@@ -381,7 +389,9 @@ class GameClient:
         """Queue a record; False (counted) when it cannot be. Never raises for Kafka."""
         value = self.codec.encode(record)  # an invalid record is the caller's bug: it raises
         if self._producer_fatal:
-            self._replace_producer()
+            with self._replace_lock:
+                if self._producer_fatal:
+                    self._replace_producer()
         for _ in range(3):
             try:
                 self._producer.produce(

@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 import pytest
+from websockets.asyncio import client as websockets_client
 
 from runtime.broker import free_port
 from schemas.codec import AvroSingleObjectCodec
@@ -22,7 +23,6 @@ from schemas.records import Reward
 from tests.e2e.harness import LoopHarness
 from tests.integration.kafka_helpers import wait_for
 
-websockets_client = pytest.importorskip("websockets.asyncio.client")
 pytestmark = pytest.mark.e2e
 CODEC = AvroSingleObjectCodec.default()
 TERRITORIES = [f"t-{i:04d}" for i in range(4)]

@@ -78,3 +78,12 @@ def test_replay_options_are_checked(tmp_path, capsys):
     with pytest.raises(SystemExit):
         parse_args([str(tmp_path / "s.jsonl"), "--only", "model-versions"])
     assert "not among" in capsys.readouterr().err
+
+
+def test_make_run_refuses_a_recording_into_a_missing_directory(tmp_path, capsys):
+    from runtime.run import parse_args as run_args
+
+    assert run_args(["--record", str(tmp_path / "s.avro")]).record == str(tmp_path / "s.avro")
+    with pytest.raises(SystemExit):
+        run_args(["--record", str(tmp_path / "missing" / "s.avro")])
+    assert "its directory does not exist" in capsys.readouterr().err
