@@ -31,8 +31,10 @@ install: $(STAMP) $(TOOLS) ## Create .venv (and .venv-tools for deploy checks), 
 SPEED ?= 20
 TERRITORIES ?= 64
 DURATION ?= 0
-run: $(STAMP) ## Run the whole loop on an embedded broker with a live view (SPEED, TERRITORIES, DURATION)
-	$(PY) -m runtime.run --speed $(SPEED) --territories $(TERRITORIES) --duration $(DURATION) $(ARGS)
+RECORD ?=
+run: $(STAMP) ## Run the whole loop on an embedded broker with a live view (SPEED, TERRITORIES, DURATION, RECORD=file)
+	$(PY) -m runtime.run --speed $(SPEED) --territories $(TERRITORIES) --duration $(DURATION) \
+	  $(if $(RECORD),--record $(RECORD),) $(ARGS)
 
 test: $(STAMP) $(TOOLS) ## Run the whole suite: unit, integration, e2e (real broker), deploy checks
 	$(PY) -m pytest $(PYTEST_ARGS)

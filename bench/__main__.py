@@ -21,7 +21,18 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from bench import budget, components, inference, live, loop, plots, profiling, report, resilience
+from bench import (
+    budget,
+    client,
+    components,
+    inference,
+    live,
+    loop,
+    plots,
+    profiling,
+    report,
+    resilience,
+)
 from bench import rules as patch
 from bench.profiling import Rate
 from runtime.broker import EmbeddedBroker
@@ -40,6 +51,7 @@ SIZES = {  # profile 0: no cProfile run (the per-record budget still says where 
         "coupled": 70,
         "profile": 0,
         "flood": 20_000,
+        "client": 2_000,
     },
     "full": {
         "obs": 100_000,
@@ -51,6 +63,7 @@ SIZES = {  # profile 0: no cProfile run (the per-record budget still says where 
         "coupled": 6_000,  # 10× the continuous loop's ~540 ticks to 80% of the gap
         "profile": 20_000,
         "flood": 100_000,
+        "client": 10_000,
     },
 }
 
@@ -87,6 +100,7 @@ def measure(bootstrap: str, size: dict[str, int]) -> dict[str, Any]:
     batched = timed("inference, batched", _batched, settings, size["obs"])
     naive = timed("inference, naive", _naive, settings, size["naive"])
     paced = timed("latency, its floor and hot-load", live.run, bootstrap, size["live_s"])
+    game_client = timed("game-side client", client.round_trip, bootstrap, size["client"])
     fresh, seed = timed(
         "whole loop, two side by side",
         loop.run,
@@ -130,6 +144,7 @@ def measure(bootstrap: str, size: dict[str, int]) -> dict[str, Any]:
             "territories": loop.TERRITORIES,
         },
         "rules_to_gate_s": rules_to_gate,
+        "client": game_client,
         "joiner_events_per_s": joiner.per_s,
         "joiner_busy": joiner.busy,
         "trainer_step_ms": {

@@ -44,6 +44,7 @@ def rows(f: dict[str, Any]) -> list[Row]:
             "p99 ≤ 25 ms",
             lat["p99"] <= 25,
         ),
+        *_client_rows(f.get("client")),
         (
             "joiner throughput (decisions + rewards in, transactional)",
             f"{f['joiner_events_per_s']:,.0f} events/s (loop thread busy {f['joiner_busy']:.0%})",
@@ -137,6 +138,28 @@ def _rules_row(f: dict[str, Any]) -> Row:
         "≤ 2 s (QUEEN_RULES_WAIT_S)",
         r["max"] is not None and r["max"] <= 2,
     )
+
+
+def _client_rows(c: dict[str, Any] | None) -> list[Row]:
+    """The game-side client's round trip and fallbacks (absent from older results)."""
+    if c is None:
+        return []
+    return [
+        (
+            f"client round trip observation → decision ({c['decisions_per_s']:,.0f} decisions/s, "
+            f"64 territories at once)",
+            f"p50 {_fmt(c['p50_ms'], '.1f')} ms, p99 {_fmt(c['p99_ms'], '.1f')} ms "
+            f"({c['decisions']:,} decisions)",
+            f"p99 within the {c['deadline_s']:g} s deadline",
+            c["p99_ms"] is not None and c["p99_ms"] <= 1000 * c["deadline_s"],
+        ),
+        (
+            "client fallbacks per 10,000 decisions under that load",
+            f"{c['fallbacks_per_10k']:.1f} ({c['fallbacks']} of {c['decisions']:,})",
+            "≤ 1",
+            c["fallbacks_per_10k"] <= 1,
+        ),
+    ]
 
 
 def _budget(budget: dict[str, dict[str, float]]) -> list[str]:

@@ -5,7 +5,9 @@ development signing key pair (var/keys, on first start), starts game, inference,
 trainer as separate processes under a supervisor that restarts whatever exits (and the
 embedded broker, if it dies), and shows a live view scraped from their /metrics. Ctrl-C or
 SIGTERM stops the services (SIGTERM, then SIGKILL after a grace period), then the broker.
-`--duration` stops after that many seconds. Bad options are refused before anything starts.
+`--duration` stops after that many seconds. `--record FILE` writes what the game topics carried
+(observations, decisions, rewards) to a session file (`*.avro` or JSON lines) that
+`python -m producers.replay` plays back. Bad options are refused before anything starts.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--refresh", type=_positive(float), default=1.0, help="view refresh, s")
     parser.add_argument("--log-dir", default="var/run-logs")
     parser.add_argument("--keys", default="var/keys", help="development signing key pair")
+    parser.add_argument("--record", default=None, help="session file to record (.avro, .jsonl)")
     args = parser.parse_args(argv)
     if args.duration < 0:
         parser.error(f"--duration must be >= 0, got {args.duration}")
@@ -74,6 +77,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--match-churn must be in [0, 1], got {args.match_churn}")
     if args.rule_switch_tick is not None and args.rule_switch_tick < 0:
         parser.error(f"--rule-switch-tick must be >= 0, got {args.rule_switch_tick}")
+    if args.record is not None and not os.path.isdir(os.path.dirname(args.record) or "."):
+        parser.error(f"--record {args.record}: its directory does not exist")
     return args
 
 
@@ -167,11 +172,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         create_topics()
         logger.info("broker %s; topics ready; logs in %s", settings.bootstrap_servers, args.log_dir)
         supervisor = Supervisor(make_children(env, args), broker, create_topics)
+        recorder = None
+        if args.record:
+            from pathlib import Path
+
+            from producers.replay.record import Recorder
+
+            recorder = Recorder(settings, Path(args.record)).start()
         supervisor.start_all()
         try:
             watch(supervisor, stop, args.duration, args.refresh)
         finally:
             supervisor.stop_all()
+            if recorder is not None:
+                count = recorder.stop()
+                logger.info("recorded %d records to %s", count, args.record)
         for child in supervisor.failed():
             logger.error(
                 "%s exited with %s (see %s)",

@@ -5,7 +5,8 @@ current tick (by observation_id), and only the first such decision does: a secon
 same observation (an inference instance re-decided its batch after a restart) is a duplicate,
 one answering an earlier tick's observation is late, and one answering no observation of this
 game (another epoch, another game, a forgery) is unknown. So one decision is applied per
-observation, whatever inference does.
+observation, whatever inference does. The judging is the game-side client's (`Ledger`, in
+producers/client/core.py): the simulated game reads decisions the way any game does.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from producers.client.core import Ledger, Verdict, status_of, tick_ledger
 from queen.rules import N_TYPES, SPAWN_TYPES
-from schemas.enums import DecisionStatus, GateDecision
+from schemas.enums import DecisionStatus
 from schemas.records import Decision
 
 TYPE_INDEX = {name: i for i, name in enumerate(SPAWN_TYPES)}
@@ -29,25 +31,30 @@ class DecisionBook:
     observation_ids: Sequence[str]  # the current tick's observation of territory i
     earlier: frozenset[str] = frozenset()  # observation ids of the previous ticks
     decisions: dict[int, Decision] = field(default_factory=dict)
-    late: int = 0
-    duplicates: int = 0
-    unknown: int = 0
 
     def __post_init__(self) -> None:
         self._index = {oid: i for i, oid in enumerate(self.observation_ids)}
+        self.ledger: Ledger = tick_ledger(self.observation_ids, self.earlier)
+
+    @property
+    def late(self) -> int:
+        """Decisions for an earlier tick's observation."""
+        return self.ledger.counts[Verdict.LATE]
+
+    @property
+    def duplicates(self) -> int:
+        """Second decisions for one of this tick's observations."""
+        return self.ledger.counts[Verdict.DUPLICATE]
+
+    @property
+    def unknown(self) -> int:
+        """Decisions for no observation of this game."""
+        return self.ledger.counts[Verdict.UNKNOWN]
 
     def offer(self, decision: Decision) -> None:
         """Record a decision: in time for this tick, a duplicate, late, or unknown."""
-        index = self._index.get(decision.observation_id)
-        if index is None:
-            if decision.observation_id in self.earlier:
-                self.late += 1
-            else:
-                self.unknown += 1
-        elif index in self.decisions:
-            self.duplicates += 1
-        else:
-            self.decisions[index] = decision
+        if self.ledger.offer(decision) is Verdict.ACCEPTED:
+            self.decisions[self._index[decision.observation_id]] = decision
 
     def actions(self) -> tuple[np.ndarray, np.ndarray]:
         """Return ((N,) joint actions, -1 where none, (N,) send) for the world."""
@@ -56,14 +63,10 @@ class DecisionBook:
         send = np.zeros(n, dtype=bool)
         for index, d in self.decisions.items():
             action[index] = d.action.spawn_chunk * N_TYPES + TYPE_INDEX[d.action.spawn_type.value]
-            send[index] = d.gate_decision is GateDecision.SEND
+            send[index] = status_of(d) is DecisionStatus.APPLIED
         return action, send
 
     def status(self, index: int) -> tuple[str | None, DecisionStatus]:
         """Return (decision_id, status) of a territory's decision for this tick."""
         d = self.decisions.get(index)
-        if d is None:
-            return None, DecisionStatus.MISSING
-        if d.gate_decision is GateDecision.SEND:
-            return d.decision_id, DecisionStatus.APPLIED
-        return d.decision_id, DecisionStatus.WAITED
+        return (None if d is None else d.decision_id), status_of(d)

@@ -22,6 +22,7 @@ from typing import Any
 
 from typing_extensions import override
 
+from producers.client.core import TerritoryState, observation_of, reward_of
 from producers.game.book import DecisionBook
 from producers.game.rules import RulesAnnouncer
 from producers.game.scoreboard import score_tick
@@ -30,7 +31,7 @@ from queen.state import TerritoryBatch, territory_id
 from queen.world import TICK_SECONDS, World
 from runtime.handler import Handler, Incoming, Outgoing
 from runtime.logs import RateLimit
-from schemas.records import Observation, Reward
+from schemas.records import Observation
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class GameHandler(Handler):
         self.epoch_ms = wall_us() // 1000  # game time of tick 0
         self.played = 0
         self.book: DecisionBook | None = None
+        self.observed: list[Observation] = []  # the current tick's, territory i at i
         self.deadline = 0.0
         self._earlier: deque[Sequence[str]] = deque(maxlen=4)  # recent ticks' observation ids
         self._late_log = RateLimit(10.0)
@@ -120,20 +122,15 @@ class GameHandler(Handler):
         emitted = self.wall_us()
         out = []
         for i in range(len(result.before)):
-            decision_id, status = book.status(i)
             total, components = rewards.row(i)
-            reward = Reward(
-                territory_id(int(result.before.territory[i])),
-                int(result.before.seq[i]),
-                event_time,
-                emitted,
-                result.rules_version,
-                total,
-                components,
-                decision_id,
-                status,
-                self.epoch,
-                book.observation_ids[i],
+            reward = reward_of(
+                self.observed[i],
+                book.decisions.get(i),
+                reward=total,
+                components=components,
+                event_time=event_time,
+                emitted_at=emitted,
+                rules_version=result.rules_version,
             )
             out.append(Outgoing(self.topics.rewards, reward.territory_id.encode(), reward))
         self.played += 1
@@ -161,13 +158,10 @@ class GameHandler(Handler):
         rules = self.world.rules.version
         out = [] if self.rules is None else self.rules.announce(self.world.rules)
         ids = [self.new_id() for _ in range(len(batch))]
+        self.observed = []
         for i in range(len(batch)):
-            obs = Observation(
-                observation_id=ids[i],
+            state = TerritoryState(
                 territory_id=territory_id(int(batch.territory[i])),
-                seq=int(batch.seq[i]),
-                event_time=event_time,
-                emitted_at=emitted,
                 rules_version=rules,
                 resources=float(batch.resources[i]),
                 income=float(batch.income[i]),
@@ -178,8 +172,16 @@ class GameHandler(Handler):
                 chunk_units=tuple(batch.chunk_units[i].tolist()),
                 unit_counts=tuple(batch.unit_counts[i].tolist()),
                 new_threat=tuple(batch.new_threat[i].tolist()),
-                epoch=self.epoch,
             )
+            obs = observation_of(
+                state,
+                observation_id=ids[i],
+                seq=int(batch.seq[i]),
+                epoch=self.epoch,
+                event_time=event_time,
+                emitted_at=emitted,
+            )
+            self.observed.append(obs)
             out.append(Outgoing(self.topics.observations, obs.territory_id.encode(), obs))
         if self.book is not None:
             self._earlier.append(self.book.observation_ids)

@@ -87,6 +87,15 @@ def figures(**changes):
             "rss_mb": {"joiner": {"before_mb": 235.0, "after_mb": 247.0, "rejected": 81394.0}},
         },
     }
+    f["client"] = {
+        "decisions": 1984,
+        "decisions_per_s": 256.0,
+        "p50_ms": 36.56,
+        "p99_ms": 100.28,
+        "fallbacks": 1,
+        "fallbacks_per_10k": 5.04,
+        "deadline_s": 1.0,
+    }
     f.update(changes)
     return f
 
@@ -109,6 +118,10 @@ def test_the_report_puts_each_figure_beside_its_goal_and_says_misses_plainly():
     assert "3,584 observations: 0 broken promises | audit 0 | yes |" in text
     assert "joiner 235 → 247 MB (81,394 refused)" in text
     assert "p50 0.10 s, max 0.14 s (5 patches) | ≤ 2 s (QUEEN_RULES_WAIT_S) | yes |" in text
+    assert (
+        "p50 36.6 ms, p99 100.3 ms (1,984 decisions) | p99 within the 1 s deadline | yes |" in text
+    )
+    assert "| 5.0 (1 of 1,984) | ≤ 1 | **no** |" in text
 
 
 def test_the_learning_verdict_is_unknown_when_the_run_is_too_short_to_tell():

@@ -1,0 +1,1 @@
+"""Worked examples of a game server embedding the game-side client (docs/integrating.md)."""

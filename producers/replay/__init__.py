@@ -1,0 +1,1 @@
+"""Recorded sessions: `make run --record FILE` writes one, `python -m producers.replay` plays it."""
