@@ -31,6 +31,7 @@ from queen.weights import sha256_hex, to_safetensors
 from runtime.broker import free_port
 from runtime.kafka import make_admin, make_producer
 from runtime.settings import KafkaSettings
+from runtime.signing import Signer, keygen, load_private_key
 from runtime.topics import ensure_topics, topic_specs
 from runtime.view import scrape
 from schemas.codec import AvroSingleObjectCodec
@@ -62,19 +63,21 @@ def rss_mb(pid: int) -> float:
     return next((int(x.split()[1]) / 1024 for x in lines if x.startswith("VmRSS:")), 0.0)
 
 
-def version_record(version: int) -> ModelVersion:
-    """A valid model version with fresh weights."""
+def version_record(version: int, signer: Signer) -> ModelVersion:
+    """A valid model version with fresh weights, signed by `signer`."""
     weights = to_safetensors(initial_model(version))
-    return ModelVersion(
-        "queen",
-        version,
-        version - 1,
-        time.time_ns() // 1000,
-        weights,
-        sha256_hex(weights),
-        ARCHITECTURE_FINGERPRINT,
-        FEATURE_FINGERPRINT,
-        None,
+    return signer.sign(
+        ModelVersion(
+            "queen",
+            version,
+            version - 1,
+            time.time_ns() // 1000,
+            weights,
+            sha256_hex(weights),
+            ARCHITECTURE_FINGERPRINT,
+            FEATURE_FINGERPRINT,
+            None,
+        )
     )
 
 
@@ -84,8 +87,12 @@ def run(bootstrap: str, seconds: float, rate: float = 2000.0, every: float = 0.5
     settings = KafkaSettings(bootstrap, prefix, 4)
     ensure_topics(make_admin(settings), topic_specs(settings))
     port = free_port()
+    keys = tempfile.TemporaryDirectory()  # inference serves only versions signed by a trusted key
+    private_path, public_path = keygen(keys.name)
+    signer = Signer(load_private_key(str(private_path)))
     env = dict(
         os.environ,
+        QUEEN_TRUSTED_KEYS=str(public_path.parent),
         KAFKA_BOOTSTRAP_SERVERS=bootstrap,
         QUEEN_TOPIC_PREFIX=prefix,
         QUEEN_METRICS_PORT=str(port),
@@ -113,7 +120,7 @@ def run(bootstrap: str, seconds: float, rate: float = 2000.0, every: float = 0.5
                 version += 1
                 producer.produce(
                     settings.topic("model-versions"),
-                    CODEC.encode(version_record(version)),
+                    CODEC.encode(version_record(version, signer)),
                     b"queen",
                 )
                 rss.append(rss_mb(service.pid))
@@ -127,6 +134,7 @@ def run(bootstrap: str, seconds: float, rate: float = 2000.0, every: float = 0.5
         finally:
             service.terminate()
             service.wait(30)
+            keys.cleanup()
         floor_ms = floor.latencies()
     decisions = [CODEC.decode(m.value(), Decision) for m in messages]
     paced = sorted(  # in the order offered: not the warm-up observation
