@@ -33,6 +33,7 @@ from schemas.records import (
     Experience,
     ModelVersion,
     Observation,
+    Promotion,
     Record,
     Reward,
 )
@@ -49,6 +50,7 @@ SCHEMA_FILES: dict[type[Record], str] = {
     Experience: "experience.avsc",
     ModelVersion: "model_version.avsc",
     DeadLetter: "dead_letter.avsc",
+    Promotion: "promotion.avsc",
 }
 
 R = TypeVar("R", bound=Record)

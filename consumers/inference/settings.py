@@ -1,4 +1,4 @@
-"""Inference's settings (QUEEN_INFERENCE_*, QUEEN_MODEL_*, QUEEN_TRUSTED_KEYS), read in main."""
+"""Inference's settings (QUEEN_INFERENCE_*, QUEEN_MODEL_*, QUEEN_TRUSTED_*, QUEEN_SERVING_MODE)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from queen.policy import ExplorationConfig
 from runtime.errors import SettingsError
+from runtime.promotions import serving_mode
 from runtime.settings import env_float, env_int, env_str
 
 
@@ -28,9 +29,24 @@ class InferenceSettings:
     # them (runtime/signing.py). Required: an unsigned version is never served.
     trusted_keys: str = ""
     max_version_jump: int = 10**9  # a version more than this past the served one is refused
+    # immediate: serve every version as it arrives (rollbacks honoured); gated: serve only
+    # the version the newest valid promotion carries; manual: as gated (the promoter CLI).
+    # The default stays immediate until make run and deploy/ run the promoter beside it.
+    serving_mode: str = "immediate"
+    # Public keys trusted for promotions (the promoter's; never the trainer's): PEM files or
+    # directories. Required in gated and manual modes; in immediate mode, rollbacks are
+    # followed only when set.
+    trusted_promoter_keys: str = ""
 
     def __post_init__(self) -> None:
         """Validate what is not checked where it is used."""
+        mode = serving_mode(self.serving_mode)
+        if mode.value != "IMMEDIATE" and not self.trusted_promoter_keys:
+            msg = (
+                f"QUEEN_TRUSTED_PROMOTER_KEYS='': QUEEN_SERVING_MODE={self.serving_mode} "
+                "serves only promoted versions; set it to the promoter's public key(s)"
+            )
+            raise SettingsError(msg)
         if not self.trusted_keys:
             msg = (
                 "QUEEN_TRUSTED_KEYS='': set it to the trainer's public key(s) (PEM files or "
@@ -55,6 +71,10 @@ class InferenceSettings:
             torch_threads=env_int(env, "QUEEN_TORCH_THREADS", d.torch_threads, minimum=1),
             trusted_keys=env_str(env, "QUEEN_TRUSTED_KEYS", d.trusted_keys),
             max_version_jump=env_int(env, "QUEEN_MAX_VERSION_JUMP", d.max_version_jump, minimum=1),
+            serving_mode=env_str(env, "QUEEN_SERVING_MODE", d.serving_mode),
+            trusted_promoter_keys=env_str(
+                env, "QUEEN_TRUSTED_PROMOTER_KEYS", d.trusted_promoter_keys
+            ),
         )
 
     def exploration_config(self) -> ExplorationConfig:

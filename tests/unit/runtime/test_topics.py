@@ -14,11 +14,14 @@ def test_every_topic_of_the_design_with_its_partitioning():
         "q.experiences",
         "q.model-versions",
         "q.dead-letters",
+        "q.promotions",
     }
     for name in CO_PARTITIONED:
         assert specs[f"q.{name}"].partitions == 6 and specs[f"q.{name}"].co_partitioned
     assert specs["q.model-versions"].config["cleanup.policy"] == "compact"
     assert specs["q.model-versions"].partitions == 1
+    assert specs["q.promotions"].config["cleanup.policy"] == "compact"
+    assert specs["q.promotions"].partitions == 1
 
 
 def test_co_partitioned_topics_with_different_counts_are_refused():

@@ -2,7 +2,15 @@
 
 from hypothesis import strategies as st
 
-from schemas.enums import DecisionStatus, ErrorKind, GateDecision, RewardSource, SpawnType
+from schemas.enums import (
+    DecisionStatus,
+    ErrorKind,
+    GateDecision,
+    PromotionKind,
+    RewardSource,
+    ServingMode,
+    SpawnType,
+)
 from schemas.records import (
     N_CHUNKS,
     N_FEATURES,
@@ -14,6 +22,8 @@ from schemas.records import (
     InputOffset,
     ModelVersion,
     Observation,
+    Promotion,
+    PromotionEvidence,
     Reward,
     TrainingSummary,
 )
@@ -140,6 +150,33 @@ dead_letters = st.builds(
     service=ids,
     failed_at=longs,
 )
+evidence = st.builds(
+    PromotionEvidence,
+    method=ids,
+    value=finite,
+    lower=finite,
+    upper=finite,
+    n=times,
+    baseline_version=times,
+    baseline_value=finite,
+    baseline_lower=finite,
+    baseline_upper=finite,
+)
+promotions = st.builds(
+    Promotion,
+    model_name=ids,
+    model_version=times,
+    sha256=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+    kind=st.sampled_from(PromotionKind),
+    mode=st.sampled_from(ServingMode),
+    version_record=st.binary(max_size=256),
+    previous_version=st.none() | times,
+    created_at=times,
+    evidence=st.none() | evidence,
+    reason=st.text(max_size=200),
+    key_id=st.none() | ids,
+    signature=st.none() | st.binary(min_size=64, max_size=64),
+)
 
 BY_TYPE = {
     Observation: observations,
@@ -148,4 +185,5 @@ BY_TYPE = {
     Experience: experiences,
     ModelVersion: model_versions,
     DeadLetter: dead_letters,
+    Promotion: promotions,
 }
