@@ -53,6 +53,25 @@ def _softmax(values: np.ndarray, temperature: float) -> np.ndarray:
     return p / p.sum(axis=1, keepdims=True)
 
 
+def action_probabilities(values: np.ndarray, config: ExplorationConfig) -> np.ndarray:
+    """Return (N, 32): the probability the policy of `config` picks each action on `values`.
+
+    The same rule as `ExplorationPolicy.choose` (its propensities are these, read at the action
+    it picked): epsilon-greedy puts 1 − ε + ε/32 on the greedy action (the first maximum, as
+    argmax) and ε/32 on each other; softmax is the softmax of values / temperature. A target
+    policy's probabilities for off-policy evaluation (queen/ope.py). Rows sum to 1.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2 or values.shape[1] != N_ACTIONS:
+        raise ValueError(f"values shape {values.shape}: must be (N, {N_ACTIONS})")
+    if config.mode == "softmax":
+        return _softmax(values, config.temperature)
+    n, eps = values.shape[0], config.epsilon
+    probs = np.full((n, N_ACTIONS), eps / N_ACTIONS)
+    probs[np.arange(n), values.argmax(axis=1)] += 1.0 - eps
+    return probs
+
+
 class ExplorationPolicy:
     """Picks actions from QueenNN's values and reports their propensities."""
 
@@ -66,6 +85,10 @@ class ExplorationPolicy:
         with torch.inference_mode():
             values = model(torch.from_numpy(np.ascontiguousarray(features, np.float32))).numpy()
         return self.choose(values)
+
+    def probabilities(self, values: np.ndarray) -> np.ndarray:
+        """Return (N, 32): each action's probability under this policy (no draw)."""
+        return action_probabilities(values, self.config)
 
     def choose(self, values: np.ndarray) -> Inference:
         """Pick actions for (N, 32) values."""

@@ -32,12 +32,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from queen.dynamics import expected_rewards
-from queen.features import state_from_features
-from queen.gate import SimulationGate
-from queen.rules import N_ACTIONS, RuleSet
+from queen.gate import SimulationGate, expected_table
+from queen.rules import N_ACTIONS
 from trainer.buffer.buffer import Batch
 from trainer.settings import ContinuousTrainingConfig
+
+__all__ = ["Targets", "expected_table", "training_targets"]  # expected_table: from queen.gate
 
 
 @dataclass(frozen=True)
@@ -50,21 +50,6 @@ class Targets:
     agree: np.ndarray  # (n,) bool: the gate still agrees with the logged decision
     all_targets: np.ndarray | None = None  # (n, N_ACTIONS) float32, loss_targets="all" only
     all_weights: np.ndarray | None = None  # (n, N_ACTIONS) float32, loss_targets="all" only
-
-
-def expected_table(features: np.ndarray, rules: RuleSet) -> np.ndarray:
-    """Return (n, N_ACTIONS): the exact expected reward of sending each action under `rules`.
-
-    One call per action on the whole batch (faster than one call on n × N_ACTIONS copies of
-    the state: 2.6 instead of 4.2 ms for 320 rows).
-    """
-    state = state_from_features(features)
-    n = len(state)
-    send = np.ones(n, dtype=bool)
-    out = np.empty((n, N_ACTIONS))
-    for action in range(N_ACTIONS):
-        out[:, action] = expected_rewards(state, np.full(n, action), send, rules)
-    return out
 
 
 def training_targets(

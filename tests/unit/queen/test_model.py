@@ -7,7 +7,7 @@ from queen.errors import WeightsError
 from queen.features import FEATURE_FINGERPRINT, extract_features
 from queen.gate import SimulationGate
 from queen.model import ARCHITECTURE_FINGERPRINT, initial_model, regression_loss
-from queen.policy import ExplorationConfig, ExplorationPolicy
+from queen.policy import ExplorationConfig, ExplorationPolicy, action_probabilities
 from queen.rules import N_ACTIONS, RULES_V1, RULES_V2
 from queen.weights import load_weights, sha256_hex, to_safetensors
 from tests.unit.queen.test_world import visited_states
@@ -66,6 +66,29 @@ def test_softmax_propensity_matches_empirical_frequency():
     assert top.mean() == pytest.approx(out.propensity[top][0], abs=0.01)
     assert ((out.propensity > 0) & (out.propensity <= 1)).all()
     assert ((out.confidence >= 0) & (out.confidence <= 1)).all()
+
+
+@pytest.mark.parametrize(
+    "config",
+    [ExplorationConfig("epsilon", epsilon=0.1), ExplorationConfig("softmax", temperature=0.05)],
+    ids=["epsilon", "softmax"],
+)
+def test_action_probabilities_are_the_propensities_choose_logs(config):
+    """The target policy of off-policy evaluation is the exploring policy's own rule."""
+    values = np.random.default_rng(4).normal(0, 0.2, (20_000, N_ACTIONS)).astype(np.float32)
+    values[:50] = 0.0  # ties: both take the first maximum
+    policy = ExplorationPolicy(config, seed=5)
+    probs = policy.probabilities(values)
+    np.testing.assert_allclose(probs, action_probabilities(values, config))
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-12)
+    out, rows = policy.choose(values), np.arange(len(values))
+    np.testing.assert_allclose(probs[rows, out.actions], out.propensity, rtol=1e-6)
+    # and they are the frequencies: the greedy action's share over all rows
+    greedy = values.argmax(axis=1)
+    picked = (out.actions == greedy).mean()
+    assert picked == pytest.approx(probs[rows, greedy].mean(), abs=0.01)
+    with pytest.raises(ValueError, match="values shape"):
+        action_probabilities(values[:, :8], config)
 
 
 def test_regression_step_fits_a_fixed_batch():
