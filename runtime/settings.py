@@ -321,6 +321,7 @@ SETTINGS_MODULES = (
     "producers.game.settings",
     "consumers.inference.settings",
     "consumers.joiner.settings",
+    "consumers.promoter.settings",
     "trainer.settings",
     "trainer.service_settings",
 )

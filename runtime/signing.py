@@ -30,9 +30,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from runtime.errors import SettingsError
-from schemas.records import ModelVersion
+from schemas.records import ModelVersion, Promotion
 
 PAYLOAD_TAG = b"queenloop/model-version/1"
+PROMOTION_TAG = b"queenloop/promotion/1"  # a version's signature never verifies as a promotion
 NULL = 0xFFFFFFFF  # the length that stands for a null string
 REASONS = ("unsigned", "unknown_key", "bad_signature")
 
@@ -94,6 +95,28 @@ def signing_payload(version: ModelVersion) -> bytes:
     return b"".join(parts)
 
 
+def promotion_payload(promotion: Promotion) -> bytes:
+    """The bytes the promoter signs: every field that decides what is served.
+
+    In order: the promotion tag, model_name, model_version, sha256, kind, mode,
+    previous_version, created_at, key_id (strings and longs encoded as in `signing_payload`).
+    The evidence and the reason are informational and not signed.
+    """
+    return b"".join(
+        (
+            _text(PROMOTION_TAG.decode()),
+            _text(promotion.model_name),
+            _long(promotion.model_version),
+            _text(promotion.sha256),
+            _text(str(promotion.kind)),
+            _text(str(promotion.mode)),
+            _long(promotion.previous_version),
+            _long(promotion.created_at),
+            _text(promotion.key_id),
+        )
+    )
+
+
 class Signer:
     """Signs versions with the trainer's private key."""
 
@@ -108,6 +131,12 @@ class Signer:
         signature = self.private_key.sign(signing_payload(unsigned))
         return dataclasses.replace(unsigned, signature=signature)
 
+    def sign_promotion(self, promotion: Promotion) -> Promotion:
+        """Return `promotion` with key_id and signature set."""
+        unsigned = dataclasses.replace(promotion, key_id=self.key_id, signature=None)
+        signature = self.private_key.sign(promotion_payload(unsigned))
+        return dataclasses.replace(unsigned, signature=signature)
+
 
 class Verifier:
     """Checks versions against the trusted public keys, by key id."""
@@ -118,16 +147,25 @@ class Verifier:
 
     def verify(self, version: ModelVersion) -> None:
         """Return when the signature verifies; raise SignatureError otherwise."""
-        if version.signature is None or version.key_id is None:
-            raise SignatureError("unsigned", f"version {version.version} carries no signature")
-        public_key = self.trusted.get(version.key_id)
+        what = f"version {version.version}"
+        self._verify(what, version.key_id, version.signature, signing_payload(version))
+
+    def verify_promotion(self, promotion: Promotion) -> None:
+        """Return when the promotion's signature verifies; raise SignatureError otherwise."""
+        what = f"promotion of version {promotion.model_version}"
+        payload = promotion_payload(promotion)
+        self._verify(what, promotion.key_id, promotion.signature, payload)
+
+    def _verify(self, what: str, key: str | None, signature: bytes | None, payload: bytes) -> None:
+        if signature is None or key is None:
+            raise SignatureError("unsigned", f"{what} carries no signature")
+        public_key = self.trusted.get(key)
         if public_key is None:
-            msg = f"version {version.version} is signed by key {version.key_id!r}, not trusted"
-            raise SignatureError("unknown_key", msg)
+            raise SignatureError("unknown_key", f"{what} is signed by key {key!r}, not trusted")
         try:
-            public_key.verify(version.signature, signing_payload(version))
+            public_key.verify(signature, payload)
         except InvalidSignature:
-            msg = f"version {version.version}: signature does not verify (key {version.key_id})"
+            msg = f"{what}: signature does not verify (key {key})"
             raise SignatureError("bad_signature", msg) from None
 
 

@@ -4,10 +4,10 @@ The territory-keyed topics (observations, decisions, rewards, experiences) are c
 the joiner relies on partition i of decisions and rewards holding the same territories. So
 `ensure_topics` refuses to go on when they already exist with different partition counts, and
 `check_layout` refuses an existing layout that would break the loop silently: co-partitioned
-topics of unequal counts, a model-versions or rules topic with several partitions or without
-compaction. Clients never create topics by naming them (runtime/kafka.py), so a topic is only
-ever created here, with its spec. Run `python -m runtime.topics` to create and check them
-(make run, a Kubernetes job); `--check` only checks.
+topics of unequal counts, a model-versions, rules or promotions topic with several partitions
+or without compaction. Clients never create topics by naming them (runtime/kafka.py), so a
+topic is only ever created here, with its spec. Run `python -m runtime.topics` to create and
+check them (make run, a Kubernetes job); `--check` only checks.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ EXPERIENCES = "experiences"
 MODEL_VERSIONS = "model-versions"
 RULES = "rules"
 DEAD_LETTERS = "dead-letters"
+PROMOTIONS = "promotions"
 CO_PARTITIONED = (OBSERVATIONS, DECISIONS, REWARDS, EXPERIENCES)
 
 WEEK_MS = 7 * 24 * 3600 * 1000
@@ -91,6 +92,17 @@ def topic_specs(settings: KafkaSettings, replication_factor: int = 1) -> list[To
                 "cleanup.policy": "compact",
                 "min.cleanable.dirty.ratio": "0.1",
                 "segment.ms": str(3600 * 1000),
+            },
+        ),
+        TopicSpec(
+            settings.topic(PROMOTIONS),
+            1,
+            {
+                # Keep the latest promotion per model name: it carries the version it serves.
+                "cleanup.policy": "compact",
+                "min.cleanable.dirty.ratio": "0.1",
+                "segment.ms": str(3600 * 1000),
+                "max.message.bytes": str(17 * 1024 * 1024),
             },
         ),
         TopicSpec(

@@ -33,6 +33,7 @@ from schemas.records import (
     Experience,
     ModelVersion,
     Observation,
+    Promotion,
     Record,
     Reward,
     RuleSet,
@@ -51,6 +52,7 @@ SCHEMA_FILES: dict[type[Record], str] = {
     ModelVersion: "model_version.avsc",
     DeadLetter: "dead_letter.avsc",
     RuleSet: "rule_set.avsc",
+    Promotion: "promotion.avsc",
 }
 
 R = TypeVar("R", bound=Record)

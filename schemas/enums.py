@@ -56,9 +56,26 @@ class ErrorKind(enum.StrEnum):
     PROCESSING_ERROR = "PROCESSING_ERROR"
 
 
+class PromotionKind(enum.StrEnum):
+    """Why the served version changes (Promotion.kind)."""
+
+    PROMOTE = "PROMOTE"
+    ROLLBACK = "ROLLBACK"
+
+
+class ServingMode(enum.StrEnum):
+    """How versions reach serving: every one, the gated ones, or by hand (Promotion.mode)."""
+
+    IMMEDIATE = "IMMEDIATE"
+    GATED = "GATED"
+    MANUAL = "MANUAL"
+
+
 # Records write members as they are (a StrEnum member is its Avro symbol) and read them back here.
 SPAWN_TYPES = by_symbol(SpawnType)
 GATE_DECISIONS = by_symbol(GateDecision)
 DECISION_STATUSES = by_symbol(DecisionStatus)
 REWARD_SOURCES = by_symbol(RewardSource)
 ERROR_KINDS = by_symbol(ErrorKind)
+PROMOTION_KINDS = by_symbol(PromotionKind)
+SERVING_MODES = by_symbol(ServingMode)

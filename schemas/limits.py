@@ -71,7 +71,7 @@ class Limits:
         """Largest encoded record of type `avro_name` (a full Avro name) this reader decodes."""
         if avro_name.endswith(".ModelVersion"):
             return self.max_weights_bytes + self.max_event_bytes
-        if avro_name.endswith(".DeadLetter"):  # keeps the rejected record's bytes whole
+        if avro_name.endswith((".DeadLetter", ".Promotion")):  # a record's bytes whole inside
             return self.max_weights_bytes + 2 * self.max_event_bytes
         return self.max_event_bytes
 

@@ -35,3 +35,29 @@ def key_files(directory: Path) -> dict[str, str]:
         "QUEEN_SIGNING_KEY_FILE": str(private_path),
         "QUEEN_TRUSTED_KEYS": str(public_path.parent),
     }
+
+
+@functools.cache
+def promoter_private_key() -> Ed25519PrivateKey:
+    """The promoter's key for the session: a key of its own, not the trainer's."""
+    return Ed25519PrivateKey.generate()
+
+
+def promoter_signer() -> Signer:
+    """Signs promotions with the session's promoter key."""
+    return Signer(promoter_private_key())
+
+
+def promoter_verifier() -> Verifier:
+    """Trusts the session's promoter key only."""
+    public = promoter_private_key().public_key()
+    return Verifier({key_id(public): public})
+
+
+def promoter_key_files(directory: Path) -> dict[str, str]:
+    """Write a fresh promoter key pair under `directory`; return the settings for it."""
+    private_path, public_path = keygen(str(directory))
+    return {
+        "QUEEN_PROMOTER_SIGNING_KEY_FILE": str(private_path),
+        "QUEEN_TRUSTED_PROMOTER_KEYS": str(public_path.parent),
+    }

@@ -6,7 +6,15 @@ import hashlib
 import time
 import uuid
 
-from schemas.enums import DecisionStatus, ErrorKind, GateDecision, RewardSource, SpawnType
+from schemas.enums import (
+    DecisionStatus,
+    ErrorKind,
+    GateDecision,
+    PromotionKind,
+    RewardSource,
+    ServingMode,
+    SpawnType,
+)
 from schemas.records import (
     Action,
     DeadLetter,
@@ -14,6 +22,7 @@ from schemas.records import (
     Experience,
     ModelVersion,
     Observation,
+    Promotion,
     Reward,
     RuleSet,
     TrainingSummary,
@@ -170,4 +179,28 @@ def rule_set(version: int = 1, **changes: object) -> RuleSet:
     return RuleSet(**fields)  # type: ignore[arg-type]
 
 
-ALL = (observation, decision, reward, experience, model_version, dead_letter, rule_set)
+def promotion(version: int = 1, sha256: str = "0" * 64, **changes: object) -> Promotion:
+    fields: dict[str, object] = dict(
+        model_name="queen",
+        model_version=version,
+        sha256=sha256,
+        kind=PromotionKind.PROMOTE,
+        mode=ServingMode.GATED,
+        version_record=b"",
+        previous_version=None,
+        created_at=1_700_000_000_000_000,
+    )
+    fields.update(changes)
+    return Promotion(**fields)  # type: ignore[arg-type]
+
+
+ALL = (
+    observation,
+    decision,
+    reward,
+    experience,
+    model_version,
+    dead_letter,
+    rule_set,
+    promotion,
+)

@@ -16,11 +16,19 @@ from queen.policy import ExplorationPolicy
 from runtime.kafka import make_reader
 from runtime.loop import LoopConfig
 from runtime.model_versions import VersionCheck
+from runtime.promotions import PromotionCheck, PromotionReader, serving_mode
 from runtime.rule_book import RuleBook, RuleBookMetrics, RuleReader
 from runtime.rule_signing import rules_verifier
 from runtime.service import ServiceContext, run_service, service_parser
 from runtime.signing import Verifier, load_trusted_keys
-from runtime.topics import DEAD_LETTERS, DECISIONS, MODEL_VERSIONS, OBSERVATIONS, RULES
+from runtime.topics import (
+    DEAD_LETTERS,
+    DECISIONS,
+    MODEL_VERSIONS,
+    OBSERVATIONS,
+    PROMOTIONS,
+    RULES,
+)
 from schemas.records import Observation
 
 FLAGS = {"group": "QUEEN_INFERENCE_GROUP"}
@@ -36,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv,
         parser,
         FLAGS,
-        (OBSERVATIONS, DECISIONS, MODEL_VERSIONS, RULES, DEAD_LETTERS),
+        (OBSERVATIONS, DECISIONS, MODEL_VERSIONS, RULES, PROMOTIONS, DEAD_LETTERS),
     )
     settings = InferenceSettings.from_env(ctx.environ)
     check = VersionCheck(
@@ -46,7 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     torch.set_num_threads(settings.torch_threads)
     metrics = InferenceMetrics.create(ctx.registry)
-    slot = ModelSlot(initial_model(settings.model_seed), metrics)
+    slot = ModelSlot(
+        initial_model(settings.model_seed), metrics, serving_mode(settings.serving_mode)
+    )
     VersionReader(
         make_reader(ctx.kafka),
         ctx.kafka.topic(MODEL_VERSIONS),
@@ -63,6 +73,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     RuleReader(
         make_reader(ctx.kafka), ctx.kafka.topic(RULES), book, ctx.codec, ctx.stop, ctx.dead_letters
     ).start()
+    if settings.trusted_promoter_keys:
+        promoters = Verifier(
+            load_trusted_keys(settings.trusted_promoter_keys, "QUEEN_TRUSTED_PROMOTER_KEYS")
+        )
+        PromotionReader(
+            make_reader(ctx.kafka),
+            ctx.kafka.topic(PROMOTIONS),
+            slot,
+            ctx.codec,
+            PromotionCheck(settings.model_name, promoters, check, ctx.codec),
+            ctx.stop,
+            ctx.dead_letters,
+        ).start()
     handler = InferenceHandler(
         slot,
         ExplorationPolicy(settings.exploration_config(), settings.policy_seed),

@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from runtime.metrics import SECONDS_BUCKETS, BulkHistogram
 from runtime.model_versions import REASONS
+from runtime.promotions import REASONS as PROMOTION_REASONS
 
 # Seconds from a reward to serving what was learnt from it: about one training interval or more.
 FRESHNESS_BUCKETS = (0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 300)
@@ -28,6 +29,9 @@ class InferenceMetrics:
     unknown_rules: Counter
     waiting_for_rules: Gauge
     rules_to_decision_seconds: Histogram
+    candidate_version: Gauge
+    promotions_applied: Counter
+    promotions_rejected: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> InferenceMetrics:
@@ -97,6 +101,23 @@ class InferenceMetrics:
                 buckets=FRESHNESS_BUCKETS,
                 registry=registry,
             ),
+            candidate_version=Gauge(
+                f"{p}_candidate_model_version",
+                "Newest loaded version not served (gated and manual modes); 0 for none",
+                registry=registry,
+            ),
+            promotions_applied=Counter(
+                f"{p}_promotions_applied",
+                "Promotions (and rollbacks) applied: the version they carry served, by kind",
+                ["kind"],
+                registry=registry,
+            ),
+            promotions_rejected=Counter(
+                f"{p}_promotions_rejected",
+                "Promotions refused, by reason (dead-lettered, except replayed ones)",
+                ["reason"],
+                registry=registry,
+            ),
         )
         for outcome in ("learnt", "policy"):
             metrics.unknown_rules.labels(outcome=outcome)
@@ -104,4 +125,8 @@ class InferenceMetrics:
             metrics.decisions.labels(gate=gate)
         for reason in REASONS:
             metrics.versions_rejected.labels(reason=reason)
+        for kind in ("PROMOTE", "ROLLBACK"):
+            metrics.promotions_applied.labels(kind=kind)
+        for reason in PROMOTION_REASONS:
+            metrics.promotions_rejected.labels(reason=reason)
         return metrics

@@ -3,10 +3,19 @@
 A background thread follows the model-versions topic from the beginning (no consumer group:
 every instance reads it whole). Of each batch it reads, it keeps only the newest version that
 passes the checks of runtime/model_versions.py (signed by a trusted key, sha256, not stale, no
-absurd jump, not from the future), loads its weights aside (fingerprints, names, shapes, finite
-values) and swaps it in. A refused version is counted by reason, logged (rate-limited) and
-dead-lettered; nothing a record holds can end the thread. Inference reads `slot.current` once
-per batch and never waits for the reader.
+absurd jump, not from the future) and loads its weights aside (fingerprints, names, shapes,
+finite values). What happens next is the serving mode's (QUEEN_SERVING_MODE):
+
+- immediate (the seed's behaviour): it is swapped in at once. A ROLLBACK promotion serves the
+  version it carries and withdraws the one it names as previous: that one is never served
+  again; newer versions are served as they come.
+- gated, manual: it becomes the *candidate* (shadow-scored, never served); the served version
+  changes only when a valid promotion (runtime/promotions.py, followed by a second thread)
+  carries a version: that one is swapped in.
+
+A refused version or promotion is counted by reason, logged (rate-limited) and dead-lettered;
+nothing a record holds can end the threads. Inference reads `slot.current` once per batch and
+never waits for a reader.
 """
 
 from __future__ import annotations
@@ -25,7 +34,8 @@ from runtime.logs import RateLimit
 from runtime.model_versions import Rejection, VersionCheck, newest_valid
 from runtime.tail import assign_from_beginning
 from schemas.codec import Codec
-from schemas.records import ModelVersion
+from schemas.enums import PromotionKind, ServingMode
+from schemas.records import ModelVersion, Promotion
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +53,16 @@ class Served:
 class ModelSlot:
     """Holds the served model; `offer` loads a checked version and swaps it in."""
 
-    def __init__(self, initial: QueenNN, metrics: Any = None) -> None:
-        """Serve version 0 (`initial`) until a valid version arrives."""
+    def __init__(
+        self, initial: QueenNN, metrics: Any = None, mode: ServingMode = ServingMode.IMMEDIATE
+    ) -> None:
+        """Serve version 0 (`initial`) until a valid version (or promotion) arrives."""
         self.current = Served(0, initial)
+        self.candidate: Served | None = None  # newest loaded version not served (gated/manual)
+        self.mode = mode
         self.metrics = metrics
+        self.last_promotion_at = -1  # created_at of the last promotion applied
+        self.withdrawn: set[int] = set()  # versions a rollback took out of serving
         # Reward times first trained on by the versions swapped in, until inference serves
         # them (a version swapped out before any decision hands its times to the next one).
         self._first_use: list[tuple[int, tuple[int, ...]]] = []
@@ -61,12 +77,71 @@ class ModelSlot:
         return taken
 
     def offer(self, version: ModelVersion, now_us: int | None = None) -> bool:
-        """Swap in `version` (already checked) when its weights load; return whether it was."""
+        """Load `version` (already checked); swap it in (immediate) or make it the candidate.
+
+        Return whether it was loaded.
+        """
         if version.version <= self.current.version:
             self.reject(Rejection("stale", f"version {version.version} <= served"))
             return False
+        if version.version in self.withdrawn:
+            self.reject(Rejection("stale", f"version {version.version} was rolled back"))
+            return False
+        model = self._load(version)
+        if model is None:
+            return False
+        self._remember_first_use(version)
+        if self.mode is not ServingMode.IMMEDIATE:
+            self.candidate = Served(version.version, model)
+            if self.metrics is not None:
+                self.metrics.candidate_version.set(version.version)
+            return True
+        self._swap(version, model, now_us)
+        return True
+
+    def apply(self, promotion: Promotion, version: ModelVersion) -> bool:
+        """Serve the version a checked promotion carries; return whether it loaded."""
+        model = self._load(version)
+        if model is None:
+            return False
+        self.last_promotion_at = promotion.created_at
+        if promotion.kind is PromotionKind.ROLLBACK and promotion.previous_version is not None:
+            self.withdrawn.add(promotion.previous_version)
+            del_below = sorted(self.withdrawn)[:-1000]  # bounded: the newest 1000 are kept
+            self.withdrawn.difference_update(del_below)
+        if self.metrics is not None:
+            self.metrics.promotions_applied.labels(kind=str(promotion.kind)).inc()
+        logger.info(
+            "%s of model version %d (previous %s): %s",
+            promotion.kind.value.lower(),
+            version.version,
+            promotion.previous_version,
+            promotion.reason[:200],
+            extra={"model_version": version.version},
+        )
+        if self.candidate is not None and self.candidate.version == version.version:
+            self.candidate = None
+        if promotion.kind is PromotionKind.PROMOTE:  # a rollback's version was served before
+            self._remember_first_use(version)
+        self._swap(version, model, None)
+        return True
+
+    def reject_promotion(self, rejection: Rejection) -> None:
+        """Count a refused promotion by reason; log it (at most once per 10 s per reason)."""
+        if self.metrics is not None:
+            self.metrics.promotions_rejected.labels(reason=rejection.reason).inc()
+        held = self._log_limit.allow("promotion-" + rejection.reason)
+        if held is not None:
+            logger.warning(
+                "promotion rejected (%s): %s (%d more held back)",
+                rejection.reason,
+                rejection,
+                held,
+            )
+
+    def _load(self, version: ModelVersion) -> QueenNN | None:
         try:
-            model = load_weights(
+            return load_weights(
                 version.weights,
                 version.sha256,
                 version.architecture_fingerprint,
@@ -74,13 +149,18 @@ class ModelSlot:
             )
         except WeightsError as exc:
             self.reject(Rejection(_reason(str(exc)), f"version {version.version}: {exc}"))
-            return False
-        if version.training is not None and version.training.first_use_reward_emitted_at:
-            with self._lock:
-                self._first_use.append(
-                    (version.version, version.training.first_use_reward_emitted_at)
-                )
-                del self._first_use[:-100]  # versions never served keep at most 100 entries
+            return None
+
+    def _remember_first_use(self, version: ModelVersion) -> None:
+        if version.training is None or not version.training.first_use_reward_emitted_at:
+            return
+        with self._lock:
+            if any(v == version.version for v, _ in self._first_use):
+                return
+            self._first_use.append((version.version, version.training.first_use_reward_emitted_at))
+            del self._first_use[:-100]  # versions never served keep at most 100 entries
+
+    def _swap(self, version: ModelVersion, model: QueenNN, now_us: int | None) -> None:
         self.current = Served(version.version, model)  # one reference assignment
         if self.metrics is not None:
             self.metrics.versions_loaded.inc()
@@ -90,7 +170,6 @@ class ModelSlot:
         logger.info(
             "serving model version %d", version.version, extra={"model_version": version.version}
         )
-        return True
 
     def reject(self, rejection: Rejection) -> None:
         """Count a refused version by reason; log it (at most once per 10 s per reason)."""

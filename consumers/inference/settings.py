@@ -1,4 +1,4 @@
-"""Inference's settings (QUEEN_INFERENCE_*, QUEEN_MODEL_*, QUEEN_RULES_*, QUEEN_TRUSTED_KEYS)."""
+"""Inference's settings (QUEEN_INFERENCE_*, QUEEN_MODEL_*, QUEEN_RULES_*, QUEEN_TRUSTED_*, ...)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from queen.policy import ExplorationConfig
 from runtime.errors import SettingsError
+from runtime.promotions import serving_mode
 from runtime.settings import env_float, env_int, env_str
 
 
@@ -38,11 +39,26 @@ class InferenceSettings:
     # Public keys a rule set must be signed by to be learnt (comma-separated PEM files or
     # directories; runtime/rule_signing.py); empty: unsigned rule sets are learnt too.
     rules_trusted_keys: str = ""
+    # immediate: serve every version as it arrives (rollbacks honoured); gated: serve only
+    # the version the newest valid promotion carries; manual: as gated (the promoter CLI).
+    # The default stays immediate until make run and deploy/ run the promoter beside it.
+    serving_mode: str = "immediate"
+    # Public keys trusted for promotions (the promoter's; never the trainer's): PEM files or
+    # directories. Required in gated and manual modes; in immediate mode, rollbacks are
+    # followed only when set.
+    trusted_promoter_keys: str = ""
 
     def __post_init__(self) -> None:
         """Validate what is not checked where it is used."""
         if self.rules_unknown_policy not in ("wait", "newest"):
             msg = f"QUEEN_RULES_UNKNOWN_POLICY={self.rules_unknown_policy!r}: one of wait, newest"
+            raise SettingsError(msg)
+        mode = serving_mode(self.serving_mode)
+        if mode.value != "IMMEDIATE" and not self.trusted_promoter_keys:
+            msg = (
+                f"QUEEN_TRUSTED_PROMOTER_KEYS='': QUEEN_SERVING_MODE={self.serving_mode} "
+                "serves only promoted versions; set it to the promoter's public key(s)"
+            )
             raise SettingsError(msg)
         if not self.trusted_keys:
             msg = (
@@ -71,6 +87,10 @@ class InferenceSettings:
             rules_wait_s=env_float(env, "QUEEN_RULES_WAIT_S", d.rules_wait_s, minimum=0.0),
             rules_unknown_policy=env_str(env, "QUEEN_RULES_UNKNOWN_POLICY", d.rules_unknown_policy),
             rules_trusted_keys=env_str(env, "QUEEN_RULES_TRUSTED_KEYS", d.rules_trusted_keys),
+            serving_mode=env_str(env, "QUEEN_SERVING_MODE", d.serving_mode),
+            trusted_promoter_keys=env_str(
+                env, "QUEEN_TRUSTED_PROMOTER_KEYS", d.trusted_promoter_keys
+            ),
         )
 
     def exploration_config(self) -> ExplorationConfig:

@@ -15,6 +15,7 @@ def test_every_topic_of_the_design_with_its_partitioning():
         "q.model-versions",
         "q.rules",
         "q.dead-letters",
+        "q.promotions",
     }
     for name in CO_PARTITIONED:
         assert specs[f"q.{name}"].partitions == 6 and specs[f"q.{name}"].co_partitioned
@@ -22,6 +23,8 @@ def test_every_topic_of_the_design_with_its_partitioning():
     assert specs["q.model-versions"].partitions == 1
     assert specs["q.rules"].config["cleanup.policy"] == "compact"
     assert specs["q.rules"].partitions == 1
+    assert specs["q.promotions"].config["cleanup.policy"] == "compact"
+    assert specs["q.promotions"].partitions == 1
 
 
 def test_co_partitioned_topics_with_different_counts_are_refused():

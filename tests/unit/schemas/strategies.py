@@ -2,7 +2,15 @@
 
 from hypothesis import strategies as st
 
-from schemas.enums import DecisionStatus, ErrorKind, GateDecision, RewardSource, SpawnType
+from schemas.enums import (
+    DecisionStatus,
+    ErrorKind,
+    GateDecision,
+    PromotionKind,
+    RewardSource,
+    ServingMode,
+    SpawnType,
+)
 from schemas.records import (
     N_CHUNKS,
     N_FEATURES,
@@ -14,6 +22,8 @@ from schemas.records import (
     InputOffset,
     ModelVersion,
     Observation,
+    Promotion,
+    PromotionEvidence,
     Reward,
     RuleSet,
     TrainingSummary,
@@ -141,6 +151,33 @@ dead_letters = st.builds(
     service=ids,
     failed_at=longs,
 )
+evidence = st.builds(
+    PromotionEvidence,
+    method=ids,
+    value=finite,
+    lower=finite,
+    upper=finite,
+    n=times,
+    baseline_version=times,
+    baseline_value=finite,
+    baseline_lower=finite,
+    baseline_upper=finite,
+)
+promotions = st.builds(
+    Promotion,
+    model_name=ids,
+    model_version=times,
+    sha256=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+    kind=st.sampled_from(PromotionKind),
+    mode=st.sampled_from(ServingMode),
+    version_record=st.binary(max_size=256),
+    previous_version=st.none() | times,
+    created_at=times,
+    evidence=st.none() | evidence,
+    reason=st.text(max_size=200),
+    key_id=st.none() | ids,
+    signature=st.none() | st.binary(min_size=64, max_size=64),
+)
 
 per_type = lambda high: st.tuples(*[st.floats(0.0, high)] * N_SPAWN_TYPES)  # noqa: E731
 rule_sets = st.builds(
@@ -166,4 +203,5 @@ BY_TYPE = {
     ModelVersion: model_versions,
     DeadLetter: dead_letters,
     RuleSet: rule_sets,
+    Promotion: promotions,
 }

@@ -1,0 +1,1 @@
+"""The promoter: scores candidate versions off-policy and promotes or rolls back."""

@@ -1,0 +1,269 @@
+"""The promoter's handler (pure): experiences fill the window; each tick scores and decides.
+
+Every `evaluate_interval_s` (bounded work: a few forward passes and estimates on the window):
+
+- gated: the candidate is the newest *arrived* verified version (a version numbered far ahead
+  does not block the trainer's later ones) that is not served and was never rolled back. It
+  and the served version are scored on the same window; `queen.promotion.gate_candidate`
+  decides; a PROMOTE promotion carrying the candidate is emitted.
+- gated and immediate: the served version is scored against the one served before it;
+  `queen.promotion.rollback_due` decides; a ROLLBACK promotion carrying the previous version
+  is emitted (in immediate mode the served version is the highest-numbered one not withdrawn,
+  as inference serves it).
+- manual: scores only (metrics); promotions come from the CLI.
+
+After emitting, nothing more is decided until the promotion is read back from the topic (so
+the promoter acts on what is served, never on what it merely sent), or 10 s pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from typing_extensions import override
+
+from consumers.promoter.window import Window
+from queen.model import QueenNN
+from queen.ope import Estimate, estimate
+from queen.policy import ExplorationConfig, action_probabilities
+from queen.promotion import gate_candidate, rollback_due
+from runtime.handler import Handler, Incoming, Outgoing
+from schemas.codec import Codec
+from schemas.enums import PromotionKind, ServingMode
+from schemas.records import ModelVersion, Promotion, PromotionEvidence
+
+logger = logging.getLogger(__name__)
+
+READ_BACK_S = 10.0
+
+
+@dataclass(frozen=True)
+class Known:
+    """A verified version the promoter can score and promote."""
+
+    record: ModelVersion
+    model: QueenNN
+
+
+class Versions(Protocol):
+    """What the handler needs of the versions seen and of what is served."""
+
+    def arrived(self) -> list[Known]:
+        """The verified versions kept, oldest arrival first."""
+        ...
+
+    def served(self) -> tuple[Known | None, Known | None]:
+        """(served, served before it) as the promotions read back say; None where unknown."""
+        ...
+
+    def withdrawn(self) -> set[int]:
+        """Versions a rollback took out of serving."""
+        ...
+
+    def last_promotion_at(self) -> int:
+        """created_at of the last promotion read back (-1 for none)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Decide:
+    """How the promoter decides."""
+
+    mode: ServingMode
+    method: str = "dr"
+    confidence: float = 0.95
+    tolerance: float = 0.05
+    min_samples: int = 200
+    rollback_margin: float = 0.1
+    evaluate_interval_s: float = 1.0
+
+
+class PromoterHandler(Handler):
+    """Scores versions on the window and emits promotions."""
+
+    def __init__(
+        self,
+        model_name: str,
+        versions: Versions,
+        window: Window,
+        decide: Decide,
+        exploration: ExplorationConfig,
+        sign: Callable[[Promotion], Promotion],
+        codec: Codec,
+        promotions_topic: str,
+        metrics: Any = None,
+        wall_us: Callable[[], int] = lambda: time.time_ns() // 1000,
+    ) -> None:
+        """Decide per `decide`; sign with `sign`; write to `promotions_topic`."""
+        self.model_name = model_name
+        self.versions = versions
+        self.window = window
+        self.decide = decide
+        self.exploration = exploration
+        self.sign = sign
+        self.codec = codec
+        self.topic = promotions_topic
+        self.metrics = metrics
+        self.wall_us = wall_us
+        self._next_at = 0.0
+        self._awaiting: tuple[int, float] | None = None  # (created_at, give up at)
+
+    @override
+    def handle(self, batch: Sequence[Incoming], now: float) -> list[Outgoing]:
+        """Add the batch's experiences to the window."""
+        self.window.add([item.record for item in batch])
+        if self.metrics is not None:
+            self.metrics.window.set(self.window.count)
+        return []
+
+    @override
+    def on_tick(self, now: float) -> list[Outgoing]:
+        """Score and decide, at most once per evaluate interval."""
+        if now < self._next_at:
+            return []
+        self._next_at = now + self.decide.evaluate_interval_s
+        if self._awaiting is not None:
+            created_at, give_up = self._awaiting
+            if self.versions.last_promotion_at() < created_at and now < give_up:
+                return []
+            self._awaiting = None
+        promotion = self.evaluate()
+        if promotion is None:
+            return []
+        self._awaiting = (promotion.created_at, now + READ_BACK_S)
+        return [Outgoing(self.topic, self.model_name.encode(), promotion)]
+
+    def evaluate(self) -> Promotion | None:
+        """The promotion the window calls for now, signed, or None."""
+        if self.window.count == 0:
+            return None
+        served, previous = self._served_pair()
+        if served is None:
+            return None
+        scores = {served.record.version: self._score(served)}
+        self._export("served", served, scores[served.record.version])
+        if self.decide.mode is ServingMode.GATED:
+            candidate = self._candidate(served)
+            if candidate is not None:
+                found = self._score(candidate)
+                self._export("candidate", candidate, found)
+                verdict = gate_candidate(
+                    found,
+                    scores[served.record.version],
+                    tolerance=self.decide.tolerance,
+                    min_samples=self.decide.min_samples,
+                )
+                if verdict.act:
+                    return self._promotion(
+                        PromotionKind.PROMOTE, candidate, served, found, scores, verdict.reason
+                    )
+        if previous is None or self.decide.mode is ServingMode.MANUAL:
+            return None
+        if previous.record.version == 0:  # the seeded model was never published: no record
+            return None
+        before = self._score(previous)
+        self._export("previous", previous, before)
+        verdict = rollback_due(
+            scores[served.record.version],
+            before,
+            margin=self.decide.rollback_margin,
+            min_samples=self.decide.min_samples,
+        )
+        if not verdict.act:
+            return None
+        scores[previous.record.version] = before
+        return self._promotion(
+            PromotionKind.ROLLBACK, previous, served, before, scores, verdict.reason
+        )
+
+    def _served_pair(self) -> tuple[Known | None, Known | None]:
+        if self.decide.mode is not ServingMode.IMMEDIATE:
+            return self.versions.served()
+        withdrawn = self.versions.withdrawn()
+        live = sorted(
+            (k for k in self.versions.arrived() if k.record.version not in withdrawn),
+            key=lambda k: k.record.version,
+        )
+        if not live:
+            return None, None
+        return live[-1], (live[-2] if len(live) > 1 else None)
+
+    def _candidate(self, served: Known) -> Known | None:
+        withdrawn = self.versions.withdrawn()
+        for known in reversed(self.versions.arrived()):
+            if known.record.version == served.record.version:
+                return None  # the newest arrival is served already
+            if known.record.version not in withdrawn:
+                return known
+        return None
+
+    def _score(self, known: Known) -> Estimate:
+        features, logged, q = self.window.logged()
+        with torch.inference_mode():
+            values = known.model(torch.from_numpy(np.ascontiguousarray(features))).numpy()
+        target = action_probabilities(values, self.exploration)
+        table = q if self.decide.method == "dr" else None
+        return estimate(
+            self.decide.method, logged, target, table, confidence=self.decide.confidence
+        )
+
+    def _export(self, role: str, known: Known, found: Estimate) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.version.labels(role=role).set(known.record.version)
+        for bound in ("value", "lower", "upper"):
+            self.metrics.estimate.labels(role=role, bound=bound).set(getattr(found, bound))
+        if role == "candidate":
+            age = max(0, self.wall_us() - known.record.created_at) / 1e6
+            self.metrics.candidate_age.set(age)
+
+    def _promotion(
+        self,
+        kind: PromotionKind,
+        target: Known,
+        baseline: Known,
+        found: Estimate,
+        scores: dict[int, Estimate],
+        reason: str,
+    ) -> Promotion:
+        base = scores[baseline.record.version]
+        evidence = PromotionEvidence(
+            found.method,
+            found.value,
+            found.lower,
+            found.upper,
+            found.n,
+            baseline.record.version,
+            base.value,
+            base.lower,
+            base.upper,
+        )
+        promotion = Promotion(
+            model_name=self.model_name,
+            model_version=target.record.version,
+            sha256=target.record.sha256,
+            kind=kind,
+            mode=self.decide.mode,
+            version_record=self.codec.encode(target.record),
+            previous_version=baseline.record.version,
+            created_at=self.wall_us(),
+            evidence=evidence,
+            reason=reason[:1000],
+        )
+        if self.metrics is not None:
+            self.metrics.promotions.labels(kind=str(kind)).inc()
+        logger.warning(
+            "%s version %d (from %d): %s",
+            kind.value.lower(),
+            target.record.version,
+            baseline.record.version,
+            reason,
+            extra={"model_version": target.record.version},
+        )
+        return self.sign(promotion)

@@ -1,0 +1,70 @@
+"""The promoter's metrics (queen_promoter_*), on an injected registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from runtime.promotions import REASONS
+
+ROLES = ("served", "candidate", "previous")
+
+
+@dataclass(frozen=True)
+class PromoterMetrics:
+    """What the promoter exports beyond the loop's metrics."""
+
+    estimate: Gauge
+    version: Gauge
+    candidate_age: Gauge
+    promotions: Counter
+    promotions_rejected: Counter
+    versions_rejected: Counter
+    window: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> PromoterMetrics:
+        """Register on `registry`."""
+        p = "queen_promoter"
+        metrics = cls(
+            estimate=Gauge(
+                f"{p}_estimate_reward",
+                "Off-policy estimate of the mean reward per decision, by role (served, "
+                "candidate, previous) and bound (value, lower, upper)",
+                ["role", "bound"],
+                registry=registry,
+            ),
+            version=Gauge(
+                f"{p}_model_version", "Version scored in each role", ["role"], registry=registry
+            ),
+            candidate_age=Gauge(
+                f"{p}_candidate_age_seconds",
+                "Seconds since the candidate scored last was created",
+                registry=registry,
+            ),
+            promotions=Counter(
+                f"{p}_promotions",
+                "Promotions emitted, by kind (PROMOTE, ROLLBACK)",
+                ["kind"],
+                registry=registry,
+            ),
+            promotions_rejected=Counter(
+                f"{p}_promotions_rejected",
+                "Promotions read back and refused, by reason",
+                ["reason"],
+                registry=registry,
+            ),
+            versions_rejected=Counter(
+                f"{p}_model_versions_rejected",
+                "Model versions refused, by reason",
+                ["reason"],
+                registry=registry,
+            ),
+            window=Gauge(f"{p}_window_experiences", "Experiences scored on", registry=registry),
+        )
+        for kind in ("PROMOTE", "ROLLBACK"):
+            metrics.promotions.labels(kind=kind)
+        for reason in REASONS:
+            metrics.promotions_rejected.labels(reason=reason)
+        return metrics

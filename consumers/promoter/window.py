@@ -1,0 +1,72 @@
+"""The recent joined experiences the promoter scores versions on: a bounded ring of arrays.
+
+Only MATCHED experiences enter (a DEFAULT one's reward is not the game's). Each row keeps the
+logged context (features), the action taken, its propensity, the realized reward and the
+gate's expected reward of every action for the row's rules (the direct-method table of the
+doubly robust estimate), computed once, when the row arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from queen.gate import expected_table
+from queen.ope import Logged
+from queen.rules import N_ACTIONS, N_TYPES, RULE_SETS, SPAWN_TYPES
+from schemas.enums import RewardSource
+from schemas.records import Experience
+
+N_FEATURES = 28
+TYPE_INDEX = {name: i for i, name in enumerate(SPAWN_TYPES)}
+
+
+class Window:
+    """The newest `size` MATCHED experiences."""
+
+    def __init__(self, size: int) -> None:
+        """Hold at most `size` rows."""
+        self.size = size
+        self.features = np.zeros((size, N_FEATURES), np.float32)
+        self.actions = np.zeros(size, np.int64)
+        self.propensities = np.ones(size)
+        self.rewards = np.zeros(size)
+        self.q = np.zeros((size, N_ACTIONS))
+        self.count = 0  # rows held
+        self.added = 0  # rows ever added (the next row's ring position is added % size)
+
+    def add(self, experiences: Sequence[Experience]) -> int:
+        """Take the MATCHED experiences of known rules; return how many were taken."""
+        rows = [
+            e
+            for e in experiences
+            if e.reward_source is RewardSource.MATCHED and e.decision.rules_version in RULE_SETS
+        ]
+        if not rows:
+            return 0
+        rows = rows[-self.size :]
+        features = np.asarray([e.decision.features for e in rows], np.float32)
+        q = np.empty((len(rows), N_ACTIONS))
+        rules = np.asarray([e.decision.rules_version for e in rows])
+        for version in np.unique(rules):
+            mask = rules == version
+            q[mask] = expected_table(features[mask], RULE_SETS[int(version)])
+        at = (self.added + np.arange(len(rows))) % self.size
+        self.features[at] = features
+        self.actions[at] = [
+            e.decision.action.spawn_chunk * N_TYPES + TYPE_INDEX[str(e.decision.action.spawn_type)]
+            for e in rows
+        ]
+        self.propensities[at] = [e.decision.action_probability for e in rows]
+        self.rewards[at] = [e.reward for e in rows]
+        self.q[at] = q
+        self.added += len(rows)
+        self.count = min(self.size, self.count + len(rows))
+        return len(rows)
+
+    def logged(self) -> tuple[np.ndarray, Logged, np.ndarray]:
+        """(features, what was logged, q table) of the rows held."""
+        n = self.count
+        logged = Logged(self.actions[:n].copy(), self.propensities[:n].copy(), self.rewards[:n])
+        return self.features[:n], logged, self.q[:n]
