@@ -4,7 +4,7 @@ while the loop runs is scored and never served in gated mode.
 
 (An immediate-mode rollback test was written and removed: on this loop's early versions the
 DR estimates of consecutive versions overlap, and the rollback came within 20 s in one of three
-runs; see docs/evaluation.md, "Serving and rollback".)"""
+runs.)"""
 
 from __future__ import annotations
 
