@@ -17,7 +17,7 @@ from runtime.view import Samples, scrape
 from schemas.codec import AvroSingleObjectCodec
 from schemas.records import Decision, Observation
 from tests.integration.kafka_helpers import TopicReader
-from tests.keys import key_files
+from tests.keys import key_files, promoter_key_files
 
 MODULES = {
     "game": "producers.game",
@@ -25,6 +25,7 @@ MODULES = {
     "inference-2": "consumers.inference",
     "joiner": "consumers.joiner",
     "trainer": "trainer",
+    "promoter": "consumers.promoter",
 }
 CODEC = AvroSingleObjectCodec.default()
 
@@ -46,6 +47,7 @@ class LoopHarness:
         ensure_topics(make_admin(self.settings), topic_specs(self.settings))
         self.taken_log = self.workdir / "taken.log"
         self.keys = key_files(self.workdir / "keys")
+        self.promoter_keys = promoter_key_files(self.workdir / "promoter-keys")
 
     def topic(self, name: str) -> str:
         return self.settings.topic(name)
@@ -63,6 +65,7 @@ class LoopHarness:
             QUEEN_JOINER_GROUP=f"joiner-{self.token}",
             QUEEN_JOINER_TRANSACTIONAL_ID=f"joiner-{self.token}",
             QUEEN_TRAINER_GROUP=f"trainer-{self.token}",
+            QUEEN_PROMOTER_GROUP=f"promoter-{self.token}",
             QUEEN_TRAINER_TAKEN_LOG=str(self.taken_log),
             QUEEN_TRAINER_CHECKPOINT_DIR=str(self.workdir / "checkpoints"),
             QUEEN_INFERENCE_POLICY_SEED=str(len(self.processes)),
@@ -114,7 +117,8 @@ class LoopHarness:
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
     def reader(self, name: str) -> TopicReader:
-        partitions = 1 if name in ("model-versions", "rules", "dead-letters") else self.partitions
+        single = ("model-versions", "rules", "dead-letters", "promotions")
+        partitions = 1 if name in single else self.partitions
         return TopicReader(self.settings, self.topic(name), partitions)
 
     def taken(self, published: set[tuple[int, int]] | None = None) -> list[str]:

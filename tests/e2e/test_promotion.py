@@ -1,0 +1,128 @@
+"""Promotion on the whole loop: a deliberately bad but valid, correctly signed version (weights
+that always pick the action the gate expects worst on the contexts the loop saw) published
+while the loop runs is scored and never served in gated mode.
+
+(An immediate-mode rollback test was written and removed: on this loop's early versions the
+DR estimates of consecutive versions overlap, and the rollback came within 20 s in one of three
+runs.)"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from queen.gate import expected_table
+from queen.rules import RULE_SETS
+from queen.weights import load_weights, sha256_hex, to_safetensors
+from runtime.kafka import make_producer
+from runtime.signing import Signer, load_private_key
+from schemas.codec import AvroSingleObjectCodec
+from schemas.records import ModelVersion, Promotion
+from tests.e2e.harness import LoopHarness, decisions_of
+from tests.integration.kafka_helpers import wait_for
+
+pytestmark = pytest.mark.e2e
+CODEC = AvroSingleObjectCodec.default()
+PROMOTER = {
+    "QUEEN_PROMOTER_MIN_SAMPLES": "100",
+    "QUEEN_PROMOTER_WINDOW": "1000",
+    "QUEEN_PROMOTER_EVALUATE_INTERVAL_S": "0.5",
+}
+
+
+@pytest.fixture
+def loop(kafka, tmp_path):
+    harness = LoopHarness(kafka.bootstrap_servers, tmp_path)
+    yield harness
+    harness.stop_all()
+
+
+def start(loop: LoopHarness, mode: str) -> None:
+    env = {"QUEEN_SERVING_MODE": mode, **loop.promoter_keys}
+    loop.start("inference", **env)
+    loop.start("joiner")
+    loop.start("trainer", QUEEN_TRAINER_TRAINING_INTERVAL="0.5")
+    loop.start("promoter", **env, **PROMOTER)
+    wait_for(lambda: all(loop.metrics(n) for n in loop.processes), 60, "services' /metrics")
+    loop.start("game", "--ticks", "1000", "--speed", "40")
+
+
+def served(loop: LoopHarness) -> float:
+    return loop.metric("inference", "queen_inference_served_model_version") or 0
+
+
+def newest_version(loop: LoopHarness) -> ModelVersion:
+    reader = loop.reader("model-versions")
+    records = [CODEC.decode(m.value(), ModelVersion) for m in reader.poll()]
+    return max(records, key=lambda v: v.version)
+
+
+def bad_version(loop: LoopHarness, of: ModelVersion, number: int) -> ModelVersion:
+    """Valid weights of `of`'s architecture that always put the worst expected action first."""
+    model = load_weights(of.weights, of.sha256, of.architecture_fingerprint, of.feature_fingerprint)
+    seen = decisions_of(loop.reader("decisions"))[-500:]
+    features = np.asarray([d.features for d in seen], np.float32)
+    worst = int(expected_table(features, RULE_SETS[1]).mean(axis=0).argmin())
+    with torch.no_grad():
+        model.net[-1].weight.zero_()
+        model.net[-1].bias.fill_(-1.0)
+        model.net[-1].bias[worst] = 1.0
+    weights = to_safetensors(model)
+    record = ModelVersion(
+        of.model_name,
+        number,
+        of.version,
+        time.time_ns() // 1000,
+        weights,
+        sha256_hex(weights),
+        of.architecture_fingerprint,
+        of.feature_fingerprint,
+        of.training,
+    )
+    return Signer(load_private_key(loop.keys["QUEEN_SIGNING_KEY_FILE"])).sign(record)
+
+
+def publish(loop: LoopHarness, version: ModelVersion) -> None:
+    producer = make_producer(loop.settings)
+    producer.produce(loop.topic("model-versions"), CODEC.encode(version), b"queen")
+    assert producer.flush(10) == 0
+
+
+def estimate(loop: LoopHarness, role: str, bound: str) -> float | None:
+    return loop.metric("promoter", "queen_promoter_estimate_reward", role=role, bound=bound)
+
+
+def promoter_state(loop: LoopHarness) -> dict[object, float]:
+    return {k: v for k, v in loop.metrics("promoter").items() if "queen_promoter" in k[0]}
+
+
+def promotions(loop: LoopHarness) -> list[Promotion]:
+    return [CODEC.decode(m.value(), Promotion) for m in loop.reader("promotions").poll()]
+
+
+def test_gated_a_bad_version_is_scored_and_never_served(loop):
+    start(loop, "gated")
+    wait_for(lambda: served(loop) > 0, 90, "a trained version promoted and served")
+    loop.kill("trainer")  # the bad version stays the newest arrival: scored every tick
+    good = newest_version(loop)
+    bad = bad_version(loop, good, good.version + 1000)
+    publish(loop, bad)
+
+    def scored() -> bool:
+        role = loop.metric("promoter", "queen_promoter_model_version", role="candidate")
+        return role == bad.version
+
+    wait_for(scored, 30, "the bad version scored as the candidate")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # scored every 0.5 s for 10 s, never promoted
+        assert served(loop) != bad.version
+        time.sleep(0.5)
+    lower = estimate(loop, "candidate", "lower")
+    value = estimate(loop, "served", "value")
+    assert lower is not None and value is not None and lower < value
+    assert all(p.model_version != bad.version for p in promotions(loop))
+    decisions = decisions_of(loop.reader("decisions"))
+    assert decisions and all(d.model_version != bad.version for d in decisions)
