@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from runtime.errors import SettingsError
 from runtime.model_versions import Rejection, VersionCheck
 from runtime.signing import SignatureError, Verifier
-from runtime.tail import assign_from_beginning
+from runtime.tail import TopicFollower
 from schemas.codec import Codec
 from schemas.enums import ServingMode
 from schemas.errors import SchemaError
@@ -114,7 +114,7 @@ class PromotionSink(Protocol):
         ...
 
 
-class PromotionReader(threading.Thread):
+class PromotionReader(TopicFollower):
     """Follows the promotions topic and applies each valid promotion, in order."""
 
     def __init__(
@@ -129,30 +129,12 @@ class PromotionReader(threading.Thread):
         wall_us: Callable[[], int] = lambda: time.time_ns() // 1000,
     ) -> None:
         """Read `topic` with `consumer` (not in a group) until `stop` is set."""
-        super().__init__(name="promotion-reader", daemon=True)
-        self.consumer = consumer
-        self.topic = topic
+        super().__init__(consumer, topic, stop, "promotion-reader")
         self.sink = sink
         self.codec = codec
         self.check = check
-        self.stop = stop
         self.dead_letters = dead_letters
         self.wall_us = wall_us
-        self.failures = 0
-
-    def run(self) -> None:
-        """Assign from the beginning, then apply every valid promotion read."""
-        assign_from_beginning(self.consumer, self.topic)
-        try:
-            while not self.stop.is_set():
-                try:
-                    self.read_once()
-                except Exception:  # the reader outlives anything: a record, a client hiccup
-                    self.failures += 1
-                    logger.exception("promotion reader: batch failed; reading on")
-                    self.stop.wait(0.5)
-        finally:
-            self.consumer.close()
 
     def read_once(self, timeout: float = 0.1) -> int:
         """Read one batch; apply its valid promotions in order. Return how many applied."""

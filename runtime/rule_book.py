@@ -30,7 +30,7 @@ from runtime.logs import RateLimit
 from runtime.metrics import Bound
 from runtime.rule_signing import verify_rules
 from runtime.signing import SignatureError, Verifier
-from runtime.tail import assign_from_beginning
+from runtime.tail import TopicFollower
 from schemas.codec import Codec
 from schemas.enums import ErrorKind
 from schemas.errors import SchemaError
@@ -233,7 +233,7 @@ class RuleBook:
         return None
 
 
-class RuleReader(threading.Thread):
+class RuleReader(TopicFollower):
     """Follows `queen.rules` from the beginning and teaches the book every valid rule set."""
 
     def __init__(
@@ -246,28 +246,10 @@ class RuleReader(threading.Thread):
         dead_letters: Any = None,
     ) -> None:
         """Read `topic` with `consumer` (not in a group) until `stop` is set."""
-        super().__init__(name="rules-reader", daemon=True)
-        self.consumer = consumer
-        self.topic = topic
+        super().__init__(consumer, topic, stop, "rules-reader")
         self.book = book
         self.codec = codec
-        self.stop = stop
         self.dead_letters = dead_letters
-        self.failures = 0
-
-    def run(self) -> None:
-        """Assign from the beginning, then learn every record read."""
-        try:
-            assign_from_beginning(self.consumer, self.topic)
-            while not self.stop.is_set():
-                try:
-                    self.read_once()
-                except Exception:  # the reader outlives anything: a record, a client hiccup
-                    self.failures += 1
-                    logger.exception("rules reader: batch failed; reading on")
-                    self.stop.wait(0.5)
-        finally:
-            self.consumer.close()
 
     def read_once(self, timeout: float = 0.1) -> int:
         """Read one batch; return how many of its records were refused."""

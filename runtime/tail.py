@@ -1,5 +1,7 @@
 """Reading a topic whole without trusting high watermarks (Tansu reports them wrong).
 
+`TopicFollower` is the thread that follows one topic from its beginning outside any group
+(the model-version, promotion and rule readers): it outlives any batch.
 `batches_until_idle` consumes from an assigned consumer until no record arrives for `idle`
 seconds (and the reported high watermarks are passed). Callers whose correctness needs every
 record must not rely on it alone (the trainer also reserves its version numbers on disk).
@@ -7,11 +9,15 @@ record must not rely on it alone (the trainer also reserves its version numbers 
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+logger = logging.getLogger(__name__)
 
 
 def assign_from_beginning(consumer: Any, *topics: str, timeout: float = 10.0) -> int:
@@ -23,6 +29,41 @@ def assign_from_beginning(consumer: Any, *topics: str, timeout: float = 10.0) ->
         assignment += [TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions]
     consumer.assign(assignment)
     return len(assignment)
+
+
+class TopicFollower(threading.Thread):
+    """A daemon thread reading `topic` from its beginning, no group, until `stop` is set.
+
+    Subclasses implement `read_once` (one batch). An exception from it is counted in
+    `failures`, logged, and reading goes on half a second later: nothing a record holds, nor a
+    client hiccup, ends the thread. The consumer is closed when the thread ends.
+    """
+
+    def __init__(self, consumer: Any, topic: str, stop: threading.Event, name: str) -> None:
+        """Follow `topic` with `consumer` (assigned here, not subscribed)."""
+        super().__init__(name=name, daemon=True)
+        self.consumer = consumer
+        self.topic = topic
+        self.stop = stop
+        self.failures = 0
+
+    def read_once(self, timeout: float = 0.1) -> Any:
+        """Read and handle one batch."""
+        raise NotImplementedError
+
+    def run(self) -> None:
+        """Assign from the beginning, then read batch after batch."""
+        try:
+            assign_from_beginning(self.consumer, self.topic)
+            while not self.stop.is_set():
+                try:
+                    self.read_once()
+                except Exception:  # the reader outlives anything: a record, a client hiccup
+                    self.failures += 1
+                    logger.exception("%s: batch failed; reading on", self.name)
+                    self.stop.wait(0.5)
+        finally:
+            self.consumer.close()
 
 
 def batches_until_idle(

@@ -32,7 +32,7 @@ from queen.model import QueenNN
 from queen.weights import load_weights
 from runtime.logs import RateLimit
 from runtime.model_versions import Rejection, VersionCheck, newest_valid
-from runtime.tail import assign_from_beginning
+from runtime.tail import TopicFollower
 from schemas.codec import Codec
 from schemas.enums import PromotionKind, ServingMode
 from schemas.records import ModelVersion, Promotion
@@ -194,7 +194,7 @@ def _reason(message: str) -> str:
     return "invalid"
 
 
-class VersionReader(threading.Thread):
+class VersionReader(TopicFollower):
     """Follows the model-versions topic and offers the newest valid version of each batch."""
 
     def __init__(
@@ -209,30 +209,12 @@ class VersionReader(threading.Thread):
         wall_us: Callable[[], int] = lambda: time.time_ns() // 1000,
     ) -> None:
         """Read `topic` with `consumer` (not in a group) until `stop` is set."""
-        super().__init__(name="model-version-reader", daemon=True)
-        self.consumer = consumer
-        self.topic = topic
+        super().__init__(consumer, topic, stop, "model-version-reader")
         self.slot = slot
         self.codec = codec
         self.check = check
-        self.stop = stop
         self.dead_letters = dead_letters
         self.wall_us = wall_us
-        self.failures = 0
-
-    def run(self) -> None:
-        """Assign from the beginning, then offer the newest valid version of each batch."""
-        assign_from_beginning(self.consumer, self.topic)
-        try:
-            while not self.stop.is_set():
-                try:
-                    self.read_once()
-                except Exception:  # the reader outlives anything: a record, a client hiccup
-                    self.failures += 1
-                    logger.exception("model-version reader: batch failed; reading on")
-                    self.stop.wait(0.5)
-        finally:
-            self.consumer.close()
 
     def read_once(self, timeout: float = 0.1) -> bool:
         """Read one batch; swap in its newest valid version. True when one was swapped in."""
