@@ -11,24 +11,18 @@ per 10,000.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.live import inference_process
 from producers.client import AsyncGameClient, ClientConfig, TerritoryState
-from runtime.broker import free_port
 from runtime.kafka import make_admin
 from runtime.settings import KafkaSettings
 from runtime.topics import ensure_topics, topic_specs
 from runtime.view import scrape
-from tests.keys import key_files
 
 TERRITORIES = [f"t-{i:04d}" for i in range(64)]
 DEADLINE_S = 1.0
@@ -83,28 +77,8 @@ def round_trip(bootstrap: str, decisions: int, every: float = 0.25) -> dict[str,
     prefix = f"client-{uuid.uuid4().hex[:8]}."
     settings = KafkaSettings(bootstrap, prefix, 4)
     ensure_topics(make_admin(settings), topic_specs(settings))
-    port = free_port()
-    keys = tempfile.TemporaryDirectory()
-    env = dict(
-        os.environ,
-        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
-        QUEEN_TOPIC_PREFIX=prefix,
-        QUEEN_METRICS_PORT=str(port),
-        QUEEN_INFERENCE_GROUP=f"g-{prefix}",
-        **key_files(Path(keys.name)),
-    )
-    service = subprocess.Popen(
-        [sys.executable, "-m", "consumers.inference"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with inference_process(settings) as (_, port, _signer):
         deadline = time.monotonic() + 60
         while not scrape(port) and time.monotonic() < deadline:
             time.sleep(0.2)  # polling the service's /metrics until it serves
         return asyncio.run(_play(settings, decisions, every))
-    finally:
-        service.terminate()
-        service.wait(30)
-        keys.cleanup()

@@ -10,6 +10,7 @@ observations at the same moment: its latency is the broker's share of inference'
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -18,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,11 @@ import numpy as np
 
 from queen.features import FEATURE_FINGERPRINT
 from queen.model import ARCHITECTURE_FINGERPRINT, initial_model
+from queen.rules import RULES_V1
 from queen.weights import sha256_hex, to_safetensors
 from runtime.broker import free_port
 from runtime.kafka import make_admin, make_producer
+from runtime.rule_book import record_of, rules_key
 from runtime.settings import KafkaSettings
 from runtime.signing import Signer, keygen, load_private_key
 from runtime.topics import ensure_topics, topic_specs
@@ -86,55 +89,85 @@ def run(bootstrap: str, seconds: float, rate: float = 2000.0, every: float = 0.5
     prefix = f"live-{uuid.uuid4().hex[:8]}."
     settings = KafkaSettings(bootstrap, prefix, 4)
     ensure_topics(make_admin(settings), topic_specs(settings))
+    with inference_process(settings) as (service, port, signer):
+        return _measure(settings, service, port, signer, seconds, rate, every)
+
+
+@contextlib.contextmanager
+def inference_process(
+    settings: KafkaSettings,
+) -> Iterator[tuple[subprocess.Popen[bytes], int, Signer]]:
+    """A real inference process on `settings`' topics, trusting a fresh key pair of its own.
+
+    The rules the bench's observations name (v1) are published first, as the game does: an
+    observation of unknown rules would wait QUEEN_RULES_WAIT_S for them. Yields (the process,
+    its metrics port, a signer of versions it will serve); the process is stopped and the keys
+    removed on exit.
+    """
+    producer = make_producer(settings)
+    rules = record_of(RULES_V1, "bench", time.time_ns() // 1000)
+    producer.produce(settings.topic("rules"), CODEC.encode(rules), rules_key(rules.rules_version))
+    producer.flush(10)
     port = free_port()
-    keys = tempfile.TemporaryDirectory()  # inference serves only versions signed by a trusted key
-    private_path, public_path = keygen(keys.name)
-    signer = Signer(load_private_key(str(private_path)))
-    env = dict(
-        os.environ,
-        QUEEN_TRUSTED_KEYS=str(public_path.parent),
-        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
-        QUEEN_TOPIC_PREFIX=prefix,
-        QUEEN_METRICS_PORT=str(port),
-        QUEEN_INFERENCE_GROUP=f"g-{prefix}",
-    )
-    service = subprocess.Popen(
-        [sys.executable, "-m", "consumers.inference"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with tempfile.TemporaryDirectory() as keys:
+        private_path, public_path = keygen(keys)
+        env = dict(
+            os.environ,
+            QUEEN_TRUSTED_KEYS=str(public_path.parent),
+            KAFKA_BOOTSTRAP_SERVERS=settings.bootstrap_servers,
+            QUEEN_TOPIC_PREFIX=settings.topic_prefix,
+            QUEEN_METRICS_PORT=str(port),
+            QUEEN_INFERENCE_GROUP=f"g-{settings.topic_prefix}",
+        )
+        service = subprocess.Popen(
+            [sys.executable, "-m", "consumers.inference"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            yield service, port, Signer(load_private_key(str(private_path)))
+        finally:
+            service.terminate()
+            service.wait(30)
+
+
+def _measure(
+    settings: KafkaSettings,
+    service: subprocess.Popen[bytes],
+    port: int,
+    signer: Signer,
+    seconds: float,
+    rate: float,
+    every: float,
+) -> LiveResult:
+    """Offer observations to the running `service` and measure its decisions."""
     producer = make_producer(settings, **{"linger.ms": 1})
     rss: list[float] = []
     with (
         tempfile.TemporaryDirectory() as work,
         _Floor(settings, int(seconds * rate), Path(work)) as floor,
     ):
-        try:
-            _wait_ready(port, producer, settings)
-            floor.wait_ready()
-            version = 0
+        _wait_ready(port, producer, settings)
+        floor.wait_ready()
+        version = 0
 
-            def publish_version() -> None:
-                nonlocal version
-                version += 1
-                producer.produce(
-                    settings.topic("model-versions"),
-                    CODEC.encode(version_record(version, signer)),
-                    b"queen",
-                )
-                rss.append(rss_mb(service.pid))
-
-            sent = offer(
-                producer, settings.topic("observations"), seconds, rate, every, publish_version
+        def publish_version() -> None:
+            nonlocal version
+            version += 1
+            producer.produce(
+                settings.topic("model-versions"),
+                CODEC.encode(version_record(version, signer)),
+                b"queen",
             )
-            reader = TopicReader(settings, settings.topic("decisions"), 4)
-            messages = reader.until(sent, timeout=120)
-            reader.close()
-        finally:
-            service.terminate()
-            service.wait(30)
-            keys.cleanup()
+            rss.append(rss_mb(service.pid))
+
+        sent = offer(
+            producer, settings.topic("observations"), seconds, rate, every, publish_version
+        )
+        reader = TopicReader(settings, settings.topic("decisions"), 4)
+        messages = reader.until(sent, timeout=120)
+        reader.close()
         floor_ms = floor.latencies()
     decisions = [CODEC.decode(m.value(), Decision) for m in messages]
     paced = sorted(  # in the order offered: not the warm-up observation
