@@ -105,10 +105,12 @@ def rollback_due(
     min_samples: int,
     min_effective_n: float = 0.0,
 ) -> Verdict:
-    """Roll back when served.n >= min_samples and served.upper < previous.value − margin."""
+    """Roll back when both have n >= min_samples and served.upper < previous.value − margin."""
     _check("margin", margin, min_samples, min_effective_n)
     evidence = f"{_describe('served', served)}; {_describe('previous', previous)}"
-    short = _not_enough("served", served, min_samples, min_effective_n)
+    short = _not_enough("served", served, min_samples, min_effective_n) or _not_enough(
+        "previous", previous, min_samples, min_effective_n
+    )
     if short:
         return Verdict(False, f"not enough evidence: {short}; {evidence}")
     if any(math.isnan(x) for x in (served.value, served.upper, previous.value)):

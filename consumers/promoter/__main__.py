@@ -59,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings.min_samples,
             settings.rollback_margin,
             settings.evaluate_interval_s,
+            settings.min_effective_n,
+            settings.agreement_margin,
         ),
         settings.exploration_config(),
         Signer(

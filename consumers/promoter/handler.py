@@ -1,19 +1,26 @@
 """The promoter's handler (pure): experiences fill the window; each tick scores and decides.
 
-Every `evaluate_interval_s` (bounded work: a few forward passes and estimates on the window):
+Every `evaluate_interval_s` (bounded work: a few forward passes and estimates on the window),
+on the rows the *served* version logged itself (its logging policy is then known exactly, so
+the expected effective sample size of any target is too):
 
 - gated: the candidate is the newest *arrived* verified version (a version numbered far ahead
   does not block the trainer's later ones) that is not served and was never rolled back. It
-  and the served version are scored on the same window; `queen.promotion.gate_candidate`
+  and the served version are scored off-policy (DR by default); `queen.promotion.gate_candidate`
   decides; a PROMOTE promotion carrying the candidate is emitted.
-- gated and immediate: the served version is scored against the one served before it;
-  `queen.promotion.rollback_due` decides; a ROLLBACK promotion carrying the previous version
-  is emitted (in immediate mode the served version is the highest-numbered one not withdrawn,
-  as inference serves it).
+- gated and immediate: the served version's realized reward on its own rows is compared with
+  the realized reward of the rows served before it (every version neither served nor
+  withdrawn); `queen.promotion.rollback_due` decides; a ROLLBACK promotion carrying the
+  previous version is emitted. Both are on-policy means, so their intervals are honest however
+  far apart the two policies are (an off-policy estimate of a very different version rests on
+  a handful of effective rows). In immediate mode the served version is the highest-numbered
+  one not withdrawn, as inference serves it.
 - manual: scores only (metrics); promotions come from the CLI.
 
-After emitting, nothing more is decided until the promotion is read back from the topic (so
-the promoter acts on what is served, never on what it merely sent), or 10 s pass.
+A freshly served version has no rows of its own: nothing is decided on it until it has logged
+`min_samples`, which is the cooldown after every promotion. After emitting, nothing more is
+decided until the promotion is read back from the topic (so the promoter acts on what is
+served, never on what it merely sent), or 10 s pass.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -30,7 +37,7 @@ from typing_extensions import override
 
 from consumers.promoter.window import Window
 from queen.model import QueenNN
-from queen.ope import Estimate, estimate
+from queen.ope import Estimate, Logged, estimate, expected_effective_n, mean_estimate
 from queen.policy import ExplorationConfig, action_probabilities
 from queen.promotion import gate_candidate, rollback_due
 from runtime.handler import Handler, Incoming, Outgoing
@@ -82,6 +89,8 @@ class Decide:
     min_samples: int = 200
     rollback_margin: float = 0.1
     evaluate_interval_s: float = 1.0
+    min_effective_n: float = 0.0
+    agreement_margin: float = 0.1
 
 
 class PromoterHandler(Handler):
@@ -141,46 +150,70 @@ class PromoterHandler(Handler):
 
     def evaluate(self) -> Promotion | None:
         """The promotion the window calls for now, signed, or None."""
-        if self.window.count == 0:
-            return None
         served, previous = self._served_pair()
-        if served is None:
+        if served is None or self.window.count == 0:
             return None
-        scores = {served.record.version: self._score(served)}
-        self._export("served", served, scores[served.record.version])
+        own = self.window.logged_by(served.record.version)
+        rows = self.window.logged(own)
+        served_values = self._values(served, rows[0])
+        served_est = self._score(served_values, rows, served_values)
+        self._export("served", served, served_est)
         if self.decide.mode is ServingMode.GATED:
             candidate = self._candidate(served)
             if candidate is not None:
-                found = self._score(candidate)
+                found = self._score(self._values(candidate, rows[0]), rows, served_values)
                 self._export("candidate", candidate, found)
                 verdict = gate_candidate(
                     found,
-                    scores[served.record.version],
+                    served_est,
                     tolerance=self.decide.tolerance,
                     min_samples=self.decide.min_samples,
+                    min_effective_n=self.decide.min_effective_n,
                 )
                 if verdict.act:
                     return self._promotion(
-                        PromotionKind.PROMOTE, candidate, served, found, scores, verdict.reason
+                        PromotionKind.PROMOTE, candidate, served, found, served_est, verdict.reason
                     )
         if previous is None or self.decide.mode is ServingMode.MANUAL:
             return None
         if previous.record.version == 0:  # the seeded model was never published: no record
             return None
-        before = self._score(previous)
-        self._export("previous", previous, before)
-        verdict = rollback_due(
-            scores[served.record.version],
-            before,
-            margin=self.decide.rollback_margin,
-            min_samples=self.decide.min_samples,
-        )
-        if not verdict.act:
-            return None
-        scores[previous.record.version] = before
-        return self._promotion(
-            PromotionKind.ROLLBACK, previous, served, before, scores, verdict.reason
-        )
+        for live, before, margin in self._on_policy(own):
+            verdict = rollback_due(live, before, margin=margin, min_samples=self.decide.min_samples)
+            if verdict.act:
+                return self._promotion(
+                    PromotionKind.ROLLBACK, previous, served, before, live, verdict.reason
+                )
+        return None
+
+    def _on_policy(self, own: np.ndarray) -> list[tuple[Estimate, Estimate, float]]:
+        """(served, before, margin) per rollback signal: realized reward, gate agreement.
+
+        Each is an on-policy mean (every weight 1: honest intervals whatever the policies) of
+        the served version's own rows and of the rows served before it (every version neither
+        served now nor withdrawn). Both signals count: the gate turns a bad action into WAIT,
+        which hides much of a bad version from the realized reward but not from the share of
+        its actions the gate agrees to send.
+        """
+        withdrawn = np.fromiter(self.versions.withdrawn(), np.int64)
+        held = self.window.versions[: self.window.count]
+        before = ~own & ~np.isin(held, withdrawn)
+        out = []
+        for signal, rows, margin in (
+            ("realized", self.window.realized, self.decide.rollback_margin),
+            ("agreement", self.window.agreement, self.decide.agreement_margin),
+        ):
+            pair = tuple(
+                mean_estimate(rows(mask), confidence=self.decide.confidence, method=signal)
+                for mask in (own, before)
+            )
+            if self.metrics is not None:
+                gauge = self.metrics.realized if signal == "realized" else self.metrics.agreement
+                for role, found in zip(("served", "previous"), pair, strict=True):
+                    for bound in ("value", "lower", "upper"):
+                        gauge.labels(role=role, bound=bound).set(getattr(found, bound))
+            out.append((pair[0], pair[1], margin))
+        return out
 
     def _served_pair(self) -> tuple[Known | None, Known | None]:
         if self.decide.mode is not ServingMode.IMMEDIATE:
@@ -203,20 +236,39 @@ class PromoterHandler(Handler):
                 return known
         return None
 
-    def _score(self, known: Known) -> Estimate:
-        features, logged, q = self.window.logged()
+    @staticmethod
+    def _values(known: Known, features: np.ndarray) -> np.ndarray:
+        """The values `known` gives every action of the rows of `features`."""
         with torch.inference_mode():
             values = known.model(torch.from_numpy(np.ascontiguousarray(features))).numpy()
+        return values
+
+    def _score(
+        self,
+        values: np.ndarray,
+        rows: tuple[np.ndarray, Logged, np.ndarray],
+        logging_values: np.ndarray,
+    ) -> Estimate:
+        """The deciding estimate of a target (its values) on the served version's own rows.
+
+        Its effective_n is the lower of the drawn one and the expected one, computed from the
+        served version's probabilities, which logged these rows.
+        """
+        _, logged, q = rows
         target = action_probabilities(values, self.exploration)
+        logging = action_probabilities(logging_values, self.exploration)
         table = q if self.decide.method == "dr" else None
-        return estimate(
+        found = estimate(
             self.decide.method, logged, target, table, confidence=self.decide.confidence
         )
+        expected = expected_effective_n(target, logging)
+        return replace(found, effective_n=min(found.effective_n, expected))
 
     def _export(self, role: str, known: Known, found: Estimate) -> None:
         if self.metrics is None:
             return
         self.metrics.version.labels(role=role).set(known.record.version)
+        self.metrics.effective_samples.labels(role=role).set(found.effective_n)
         for bound in ("value", "lower", "upper"):
             self.metrics.estimate.labels(role=role, bound=bound).set(getattr(found, bound))
         if role == "candidate":
@@ -229,10 +281,9 @@ class PromoterHandler(Handler):
         target: Known,
         baseline: Known,
         found: Estimate,
-        scores: dict[int, Estimate],
+        base: Estimate,
         reason: str,
     ) -> Promotion:
-        base = scores[baseline.record.version]
         evidence = PromotionEvidence(
             found.method,
             found.value,

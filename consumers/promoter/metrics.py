@@ -16,6 +16,9 @@ class PromoterMetrics:
     """What the promoter exports beyond the loop's metrics."""
 
     estimate: Gauge
+    realized: Gauge
+    agreement: Gauge
+    effective_samples: Gauge
     version: Gauge
     candidate_age: Gauge
     promotions: Counter
@@ -33,6 +36,29 @@ class PromoterMetrics:
                 "Off-policy estimate of the mean reward per decision, by role (served, "
                 "candidate, previous) and bound (value, lower, upper)",
                 ["role", "bound"],
+                registry=registry,
+            ),
+            realized=Gauge(
+                f"{p}_realized_reward",
+                "Mean realized reward per decision on the window, of the served version's own "
+                "decisions (role served) and of those served before it (role previous), by "
+                "bound (value, lower, upper): the rollback's evidence",
+                ["role", "bound"],
+                registry=registry,
+            ),
+            agreement=Gauge(
+                f"{p}_gate_agreement_ratio",
+                "Share of decisions whose action the gate agreed to send, on the window, of "
+                "the served version's own decisions (role served) and of those before them "
+                "(role previous), by bound: the rollback's other evidence",
+                ["role", "bound"],
+                registry=registry,
+            ),
+            effective_samples=Gauge(
+                f"{p}_effective_samples",
+                "Effective sample size behind each role's estimate (the lower of the drawn and "
+                "the expected one)",
+                ["role"],
                 registry=registry,
             ),
             version=Gauge(

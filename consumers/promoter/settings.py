@@ -32,10 +32,16 @@ class PromoterSettings:
     method: str = "dr"  # the deciding estimator: ips | snips | dr
     confidence: float = 0.95  # of the estimates' intervals, in (0, 1)
     tolerance: float = 0.05  # a candidate's lower bound may be this far below the served value
-    min_samples: int = 200  # experiences in the window before anything is decided
-    rollback_margin: float = 0.1  # served value this far below the previous one: roll back
+    min_samples: int = 200  # the served version's own rows (and rows before) needed to decide
+    # Roll back when the served version's realized reward per decision (on its own decisions)
+    # is this far below that of the decisions before it, even at its interval's upper end ...
+    rollback_margin: float = 0.1
+    # ... or the share of its actions the gate agrees to send is this far below theirs.
+    agreement_margin: float = 0.1
     evaluate_interval_s: float = 1.0  # seconds between scorings (bounded work)
-    rollback_cooldown_s: float = 10.0  # a fresh promotion is not rolled back before this
+    # A candidate's estimate needs this many effective rows (the lower of the drawn and the
+    # expected effective sample size); 0: off (docs/evaluation.md says why that is the default).
+    min_effective_n: float = 0.0
     keep_versions: int = 16  # verified versions kept (the newest, by arrival)
     # The exploring policy inference runs (shared QUEEN_INFERENCE_* settings): the target
     # policy's probabilities are computed with the same rule.
@@ -58,6 +64,13 @@ class PromoterSettings:
         ):
             if not getattr(self, name):
                 raise SettingsError(f"{setting}='': the promoter needs it (docs/security.md)")
+        if self.window < 2 * self.min_samples:
+            msg = (
+                f"QUEEN_PROMOTER_WINDOW={self.window}: must be at least twice "
+                f"QUEEN_PROMOTER_MIN_SAMPLES={self.min_samples} (a rollback compares the served "
+                "version's own rows with the rows before them, each at least min_samples)"
+            )
+            raise SettingsError(msg)
         self.exploration_config()
 
     @classmethod
@@ -85,8 +98,11 @@ class PromoterSettings:
             evaluate_interval_s=env_float(
                 env, "QUEEN_PROMOTER_EVALUATE_INTERVAL_S", d.evaluate_interval_s, minimum=0.01
             ),
-            rollback_cooldown_s=env_float(
-                env, "QUEEN_PROMOTER_ROLLBACK_COOLDOWN_S", d.rollback_cooldown_s, minimum=0.0
+            agreement_margin=env_float(
+                env, "QUEEN_PROMOTER_AGREEMENT_MARGIN", d.agreement_margin, minimum=0.0
+            ),
+            min_effective_n=env_float(
+                env, "QUEEN_PROMOTER_MIN_EFFECTIVE_N", d.min_effective_n, minimum=0.0
             ),
             keep_versions=env_int(env, "QUEEN_PROMOTER_KEEP_VERSIONS", d.keep_versions, minimum=2),
             exploration=env_str(env, "QUEEN_INFERENCE_EXPLORATION", d.exploration),

@@ -3,7 +3,9 @@
 Only MATCHED experiences enter (a DEFAULT one's reward is not the game's). Each row keeps the
 logged context (features), the action taken, its propensity, the realized reward and the
 gate's expected reward of every action for the row's rules (the direct-method table of the
-doubly robust estimate), computed once, when the row arrives.
+doubly robust estimate), computed once, when the row arrives; also the model version that
+logged it (the promoter scores on the rows the served version logged itself, whose logging
+policy it can reproduce exactly) and whether the gate agreed to send its action.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 from queen.gate import expected_table
 from queen.ope import Logged
 from queen.rules import N_ACTIONS, N_TYPES, RULE_SETS, SPAWN_TYPES
-from schemas.enums import RewardSource
+from schemas.enums import GateDecision, RewardSource
 from schemas.records import Experience
 
 N_FEATURES = 28
@@ -33,6 +35,8 @@ class Window:
         self.propensities = np.ones(size)
         self.rewards = np.zeros(size)
         self.q = np.zeros((size, N_ACTIONS))
+        self.versions = np.zeros(size, np.int64)  # the model version that logged each row
+        self.sends = np.zeros(size)  # 1.0 where the gate let the decision's action be sent
         self.count = 0  # rows held
         self.added = 0  # rows ever added (the next row's ring position is added % size)
 
@@ -61,12 +65,29 @@ class Window:
         self.propensities[at] = [e.decision.action_probability for e in rows]
         self.rewards[at] = [e.reward for e in rows]
         self.q[at] = q
+        self.versions[at] = [e.decision.model_version for e in rows]
+        self.sends[at] = [e.decision.gate_decision is GateDecision.SEND for e in rows]
         self.added += len(rows)
         self.count = min(self.size, self.count + len(rows))
         return len(rows)
 
-    def logged(self) -> tuple[np.ndarray, Logged, np.ndarray]:
-        """(features, what was logged, q table) of the rows held."""
+    def logged_by(self, version: int) -> np.ndarray:
+        """Mask over the rows held: those `version` logged."""
+        return self.versions[: self.count] == version
+
+    def logged(self, mask: np.ndarray | None = None) -> tuple[np.ndarray, Logged, np.ndarray]:
+        """(features, what was logged, q table) of the rows held (those of `mask`)."""
         n = self.count
-        logged = Logged(self.actions[:n].copy(), self.propensities[:n].copy(), self.rewards[:n])
-        return self.features[:n], logged, self.q[:n]
+        keep = slice(0, n) if mask is None else np.flatnonzero(mask)
+        logged = Logged(
+            self.actions[keep].copy(), self.propensities[keep].copy(), self.rewards[keep].copy()
+        )
+        return self.features[keep], logged, self.q[keep]
+
+    def realized(self, mask: np.ndarray) -> np.ndarray:
+        """The realized rewards of the rows of `mask` (over the rows held)."""
+        return self.rewards[: self.count][mask]
+
+    def agreement(self, mask: np.ndarray) -> np.ndarray:
+        """1.0 / 0.0 per row of `mask`: whether the gate agreed to send the decision's action."""
+        return self.sends[: self.count][mask]

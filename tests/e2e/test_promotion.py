@@ -1,10 +1,8 @@
 """Promotion on the whole loop: a deliberately bad but valid, correctly signed version (weights
 that always pick the action the gate expects worst on the contexts the loop saw) published
-while the loop runs is scored and never served in gated mode.
-
-(An immediate-mode rollback test was written and removed: on this loop's early versions the
-DR estimates of consecutive versions overlap, and the rollback came within 20 s in one of three
-runs.)"""
+while the loop runs is scored and never served in gated mode, and in immediate mode is served
+and then rolled back by the promoter, on the realized reward of its own decisions, within
+ROLLBACK_WITHIN_S."""
 
 from __future__ import annotations
 
@@ -26,6 +24,7 @@ from tests.integration.kafka_helpers import wait_for
 
 pytestmark = pytest.mark.e2e
 CODEC = AvroSingleObjectCodec.default()
+ROLLBACK_WITHIN_S = 30.0
 PROMOTER = {
     "QUEEN_PROMOTER_MIN_SAMPLES": "100",
     "QUEEN_PROMOTER_WINDOW": "1000",
@@ -126,3 +125,34 @@ def test_gated_a_bad_version_is_scored_and_never_served(loop):
     assert all(p.model_version != bad.version for p in promotions(loop))
     decisions = decisions_of(loop.reader("decisions"))
     assert decisions and all(d.model_version != bad.version for d in decisions)
+
+
+def test_immediate_a_bad_version_is_served_then_rolled_back(loop):
+    start(loop, "immediate")
+    wait_for(lambda: served(loop) > 0, 90, "a trained version served")
+    loop.kill("trainer")  # the bad version stays the newest: nothing supersedes it
+    good = newest_version(loop)
+    wait_for(lambda: served(loop) == good.version, 20, "the newest good version served")
+    bad = bad_version(loop, good, good.version + 1)
+    publish(loop, bad)
+    wait_for(lambda: served(loop) == bad.version, 20, "the bad version served (immediate)")
+    started = time.monotonic()
+
+    def rolled_back() -> list[Promotion]:
+        return [p for p in promotions(loop) if p.previous_version == bad.version]
+
+    try:
+        wait_for(rolled_back, ROLLBACK_WITHIN_S, "the bad version rolled back", every=0.5)
+    except AssertionError as exc:
+        state = {k: v for k, v in promoter_state(loop).items() if v and "created" not in k[0]}
+        raise AssertionError(f"{exc}; promoter: {state}\n{loop.log('promoter')[-3000:]}") from None
+    took = time.monotonic() - started
+    [rollback] = rolled_back()
+    assert rollback.kind.value == "ROLLBACK" and rollback.model_version == good.version
+    evidence = rollback.evidence
+    assert evidence is not None and evidence.method in ("realized", "agreement"), rollback
+    assert evidence.value > evidence.baseline_upper, evidence  # the rows before were better
+    wait_for(lambda: served(loop) == good.version, 10, "the good version served again")
+    withdrawn_at = loop.metric("inference", "queen_inference_served_model_version")
+    assert withdrawn_at == good.version
+    print(f"rolled back {took:.1f} s after the bad version was served: {rollback.reason}")

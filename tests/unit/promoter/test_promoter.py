@@ -16,7 +16,7 @@ from queen.policy import ExplorationConfig
 from queen.rules import N_TYPES, RULE_SETS, SPAWN_TYPES
 from runtime.handler import Incoming
 from schemas.codec import AvroSingleObjectCodec
-from schemas.enums import PromotionKind, ServingMode, SpawnType
+from schemas.enums import GateDecision, PromotionKind, ServingMode, SpawnType
 from schemas.records import Action, Experience
 from tests import keys, samples
 from tests.fakes import MessageStub
@@ -41,14 +41,23 @@ def constant(prefer: int, seed: int) -> Known:
 GOOD, BAD = int(Q.argmax()), int(Q.argmin())
 
 
-def experiences(n: int, seed: int = 0) -> list[Experience]:
+def experiences(
+    n: int, version: int, seed: int = 0, prefer: int | None = None, send: float = 1.0
+) -> list[Experience]:
+    """`n` decisions logged by `version`: uniformly random, or ε-greedy on `prefer`."""
     rng = np.random.default_rng(seed)
     out = []
-    for i, a in enumerate(rng.integers(0, 32, n).tolist()):
+    for i in range(n):
+        a = int(rng.integers(0, 32))
+        if prefer is not None and rng.random() < 0.9:
+            a = prefer
+        p = 1 / 32 if prefer is None else (0.9 + 0.1 / 32 if a == prefer else 0.1 / 32)
         decision = samples.decision(
             seq=i,
             action=Action(a // N_TYPES, SpawnType(SPAWN_TYPES[a % N_TYPES])),
-            action_probability=1 / 32,
+            action_probability=p,
+            model_version=version,
+            gate_decision=GateDecision.SEND if rng.random() < send else GateDecision.WAIT,
         )
         reward = float(Q[a] + rng.normal(0, 0.05))
         out.append(dataclasses.replace(samples.experience(), decision=decision, reward=reward))
@@ -72,7 +81,8 @@ class Versions:
         return -1
 
 
-def handler(versions, mode: ServingMode) -> PromoterHandler:
+def handler(versions, mode: ServingMode, logged=None) -> PromoterHandler:
+    """A handler whose window holds `logged` (default: 400 rows the served version logged)."""
     h = PromoterHandler(
         "queen",
         versions,
@@ -84,7 +94,10 @@ def handler(versions, mode: ServingMode) -> PromoterHandler:
         "queen.promotions",
         wall_us=lambda: 1_800_000_000_000_000,
     )
-    batch = [Incoming(e, MessageStub("x", b"", 0, i)) for i, e in enumerate(experiences(400))]
+    if logged is None:
+        served = versions.served()[0] or versions.arrived()[-1]
+        logged = experiences(400, served.record.version)
+    batch = [Incoming(e, MessageStub("x", b"", 0, i)) for i, e in enumerate(logged)]
     assert h.handle(batch, 0.0) == []
     return h
 
@@ -113,13 +126,44 @@ def test_too_few_samples_decide_nothing():
 
 def test_immediate_mode_rolls_a_bad_served_version_back_to_the_previous_one():
     good, bad = constant(GOOD, 3), constant(BAD, 1000)
-    out = handler(Versions([good, bad]), ServingMode.IMMEDIATE).on_tick(1.0)
+    logged = experiences(300, 3, prefer=GOOD) + experiences(300, 1000, seed=1, prefer=BAD)
+    out = handler(Versions([good, bad]), ServingMode.IMMEDIATE, logged).on_tick(1.0)
     assert [o.record.kind for o in out] == [PromotionKind.ROLLBACK]
     rollback = out[0].record
     assert (rollback.model_version, rollback.previous_version) == (3, 1000)
     keys.promoter_verifier().verify_promotion(rollback)
+    evidence = rollback.evidence
+    assert evidence is not None and evidence.method == "realized"
+    assert evidence.value > evidence.baseline_upper + 0.1  # the rows before beat the served's
     # a good newest version is not rolled back
-    assert handler(Versions([bad, constant(GOOD, 1001)]), ServingMode.IMMEDIATE).on_tick(1) == []
+    better = experiences(300, 1000, prefer=BAD) + experiences(300, 1001, seed=1, prefer=GOOD)
+    h = handler(Versions([bad, constant(GOOD, 1001)]), ServingMode.IMMEDIATE, better)
+    assert h.on_tick(1) == []
+
+
+def test_a_rollback_waits_for_enough_of_the_served_versions_own_decisions():
+    good, bad = constant(GOOD, 3), constant(BAD, 1000)
+    logged = experiences(300, 3, prefer=GOOD) + experiences(99, 1000, seed=1, prefer=BAD)
+    assert handler(Versions([good, bad]), ServingMode.IMMEDIATE, logged).on_tick(1.0) == []
+    logged += experiences(1, 1000, seed=2, prefer=BAD)
+    assert handler(Versions([good, bad]), ServingMode.IMMEDIATE, logged).on_tick(1.0) != []
+
+
+def test_a_version_the_gate_keeps_refusing_is_rolled_back_on_agreement():
+    """Same rewards (the gate's WAIT hides a bad action), far fewer actions sent."""
+    good, bad = constant(GOOD, 3), constant(BAD, 1000)
+    logged = experiences(300, 3, send=0.8) + experiences(300, 1000, seed=1, send=0.3)
+    [out] = handler(Versions([good, bad]), ServingMode.IMMEDIATE, logged).on_tick(1.0)
+    assert out.record.kind is PromotionKind.ROLLBACK and out.record.model_version == 3
+    assert out.record.evidence is not None and out.record.evidence.method == "agreement"
+    same = experiences(300, 3, send=0.8) + experiences(300, 1000, seed=1, send=0.75)
+    assert handler(Versions([good, bad]), ServingMode.IMMEDIATE, same).on_tick(1.0) == []
+
+
+def test_the_gate_scores_on_the_served_versions_own_decisions_only():
+    good, bad = constant(GOOD, 3), constant(BAD, 4)
+    h = handler(Versions([bad, good], served=bad), ServingMode.GATED, experiences(400, 7))
+    assert h.on_tick(1.0) == []  # no row logged by the served version: nothing to score on
 
 
 @pytest.mark.parametrize("mode", [ServingMode.GATED, ServingMode.MANUAL])
