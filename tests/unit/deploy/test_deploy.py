@@ -80,7 +80,12 @@ def test_policy_scan_passes_with_every_exception_justified(tmp_path):
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_workloads_are_hardened_and_live_on_the_heartbeat(overlay):
     deployments = {o["metadata"]["name"]: o for o in build(overlay) if o["kind"] == "Deployment"}
-    expected = {"queenloop-inference", "queenloop-joiner", "queenloop-trainer"}
+    expected = {
+        "queenloop-inference",
+        "queenloop-joiner",
+        "queenloop-promoter",
+        "queenloop-trainer",
+    }
     assert set(deployments) == (expected | {"queenloop-game"} if overlay == "dev" else expected)
     for name, d in deployments.items():
         pod = d["spec"]["template"]["spec"]
