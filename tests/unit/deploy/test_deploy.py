@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from consumers.inference.metrics import InferenceMetrics
 from consumers.joiner.metrics import JoinerMetrics
+from consumers.promoter.metrics import PromoterMetrics
 from producers.game.metrics import GameMetrics
 from runtime.metrics import LoopMetrics
 from runtime.rule_book import RuleBookMetrics
@@ -183,6 +184,7 @@ def test_every_metric_a_query_reads_is_one_a_service_exports():
     JoinerMetrics.create(registry)
     TrainerMetrics.create(registry)
     GameMetrics.create(registry)
+    PromoterMetrics.create(registry)
     RuleBookMetrics.create(registry, "inference")
     suffixes = ("", "_total", "_bucket", "_count", "_sum")
     exported = {s.name for family in registry.collect() for s in family.samples} | {
