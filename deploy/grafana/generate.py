@@ -93,6 +93,76 @@ def variable(name: str, label: str, query: str) -> dict[str, Any]:
     }
 
 
+def promoter_row(y: int) -> list[dict[str, Any]]:
+    """The promoter: what it estimates, for which versions, what it did (15 rows high)."""
+
+    def by_role(metric: str) -> str:
+        return f"max by (role) ({metric}{sel()})"
+
+    def estimate(role: str) -> tuple[str, str]:
+        expr = f"max by (bound) (queen_promoter_estimate_reward{sel(role=role)})"
+        return expr, role + " {{bound}}"
+
+    return [
+        row("Promoter", y),
+        panel(
+            "Promoter: estimated reward, served vs candidate (value, lower, upper)",
+            [estimate("served"), estimate("candidate")],
+            0,
+            y + 1,
+        ),
+        panel(
+            "Promoter: model version per role",
+            [
+                (by_role("queen_promoter_model_version"), "{{role}}"),
+                (f"min(queen_inference_served_model_version{sel()})", "served (oldest pod)"),
+            ],
+            8,
+            y + 1,
+        ),
+        panel(
+            "Promoter: promotions and rollbacks, promotions refused",
+            [
+                (
+                    f"sum by (kind) (increase(queen_promoter_promotions_total{sel()}[1h]))",
+                    "{{kind}}",
+                ),
+                (
+                    "sum by (reason) "
+                    f"(increase(queen_promoter_promotions_rejected_total{sel()}[1h]))",
+                    "refused by the promoter: {{reason}}",
+                ),
+                (
+                    "sum by (reason) "
+                    f"(increase(queen_inference_promotions_rejected_total{sel()}[1h]))",
+                    "refused by inference: {{reason}}",
+                ),
+            ],
+            16,
+            y + 1,
+        ),
+        panel(
+            "Promoter: candidate age",
+            [(f"max(queen_promoter_candidate_age_seconds{sel()})", "candidate age")],
+            0,
+            y + 8,
+            unit="s",
+        ),
+        panel(
+            "Promoter: effective samples per role",
+            [(by_role("queen_promoter_effective_samples"), "{{role}}")],
+            8,
+            y + 8,
+        ),
+        panel(
+            "Promoter: window size",
+            [(f"max(queen_promoter_window_experiences{sel()})", "experiences")],
+            16,
+            y + 8,
+        ),
+    ]
+
+
 def dashboard() -> dict[str, Any]:
     """The whole dashboard: one row per service, then what every service shares."""
     panels = [
@@ -201,12 +271,13 @@ def dashboard() -> dict[str, Any]:
             8,
             23,
         ),
-        row("Joiner", 30),
+        *promoter_row(30),
+        row("Joiner", 45),
         panel(
             "Joiner: matched / expired",
             [(f"sum by (source) (rate(queen_joiner_experiences_total{sel()}[1m]))", "{{source}}")],
             0,
-            31,
+            46,
             unit="ops",
         ),
         panel(
@@ -216,20 +287,20 @@ def dashboard() -> dict[str, Any]:
                 (f"sum(queen_joiner_pending_rewards{sel()})", "rewards"),
             ],
             8,
-            31,
+            46,
         ),
-        row("Game", 38),
+        row("Game", 53),
         panel(
             "Reward (mean per territory, 5-minute average)",
             [(f"avg(avg_over_time(queen_game_reward_mean{sel()}[5m]))", "reward")],
             0,
-            39,
+            54,
         ),
         panel(
             "Decisions the game got, by status",
             [(f"sum by (status) (rate(queen_game_decisions_total{sel()}[1m]))", "{{status}}")],
             8,
-            39,
+            54,
             unit="ops",
         ),
         panel(
@@ -241,9 +312,9 @@ def dashboard() -> dict[str, Any]:
                 )
             ],
             16,
-            39,
+            54,
         ),
-        row("Every service", 46),
+        row("Every service", 61),
         panel(
             "Records in by service",
             [
@@ -253,21 +324,21 @@ def dashboard() -> dict[str, Any]:
                 )
             ],
             0,
-            47,
+            62,
             unit="ops",
         ),
         panel(
             "Dead letters by service",
             [(f"sum by (service) (rate(queen_dead_letters_total{sel()}[5m]))", "{{service}}")],
             8,
-            47,
+            62,
             unit="ops",
         ),
         panel(
             "Consumer lag by service",
             [(f"sum by (service) (queen_consumer_lag_records{sel()})", "{{service}}")],
             16,
-            47,
+            62,
         ),
         panel(
             "Heartbeat age by service",
@@ -278,14 +349,14 @@ def dashboard() -> dict[str, Any]:
                 )
             ],
             0,
-            54,
+            69,
             unit="s",
         ),
         panel(
             "Running, by service and version",
             [(f"count by (service, version) (queen_build_info{sel()})", "{{service}} {{version}}")],
             8,
-            54,
+            69,
         ),
     ]
     return {

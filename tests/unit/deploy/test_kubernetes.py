@@ -11,6 +11,7 @@ import pytest
 
 from consumers.inference.__main__ import InferenceSettings
 from consumers.joiner.__main__ import JoinerSettings
+from consumers.promoter.settings import PromoterSettings
 from runtime.settings import KafkaSettings
 from runtime.topics import topic_specs
 from tests.deploy_helpers import (
@@ -27,7 +28,7 @@ from tests.deploy_helpers import (
 )
 
 STRIMZI = "kafka.strimzi.io/v1"
-SERVICES = ("game", "inference", "joiner", "trainer")
+SERVICES = ("game", "inference", "joiner", "trainer", "promoter")
 
 # The least-privilege matrix, by topic name without the prefix. Only these services write and
 # read these topics; a topic the services create but this matrix does not name fails the test.
@@ -36,27 +37,29 @@ WRITES = {
     "inference": {"decisions", "dead-letters"},
     "joiner": {"experiences", "dead-letters"},
     "trainer": {"model-versions", "dead-letters"},
+    "promoter": {"promotions", "dead-letters"},
 }
 READS = {
     "game": {"decisions"},
-    # promotions: a topic inference will read once it exists.
     "inference": {"observations", "model-versions", "rules", "promotions"},
     "joiner": {"decisions", "rewards"},
     "trainer": {"experiences", "model-versions", "rules"},
+    "promoter": {"experiences", "model-versions", "promotions"},
 }
 GROUPS = {
     "inference": InferenceSettings.group_id,
     "joiner": JoinerSettings.group_id,
     "trainer": "queen-trainer",  # trainer/__main__.py: QUEEN_TRAINER_GROUP's default
+    "promoter": PromoterSettings.group_id,
 }
 # runtime.kafka.make_reader's group.id: assign()-only readers still look up its coordinator.
 READER_GROUP = "queenloop-unused"
-READERS = {"game", "inference", "trainer"}  # the services that call make_reader
+READERS = {"game", "inference", "trainer", "promoter"}  # the services that call make_reader
 JOINER_TRANSACTIONAL_PREFIX = "queen-joiner-"  # the joiner's default transactional.id prefix
 
 
 def deployments(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Deployments by component (game, inference, joiner, trainer)."""
+    """Deployments by component (game, inference, joiner, trainer, promoter)."""
     return {
         d["metadata"]["labels"]["app.kubernetes.io/component"]: d
         for d in of_kind(objects, "Deployment").values()
@@ -215,6 +218,7 @@ def test_each_kafka_user_is_granted_exactly_what_its_service_does(overlay):
     assert writers[prefix + "observations"] == writers[prefix + "rewards"] == {"queenloop-game"}
     assert writers[prefix + "experiences"] == {"queenloop-joiner"}
     assert writers[prefix + "rules"] == {"queenloop-game"}
+    assert writers[prefix + "promotions"] == {"queenloop-promoter"}
     assert writers[prefix + "dead-letters"] == {f"queenloop-{s}" for s in SERVICES}
 
 
@@ -243,28 +247,78 @@ def test_keda_reads_the_lag_as_its_own_describe_only_user():
     }
 
 
+# Who holds which private key (the setting naming its file), and who trusts which public keys.
+SIGNERS = {"trainer": "QUEEN_SIGNING_KEY_FILE", "promoter": "QUEEN_PROMOTER_SIGNING_KEY_FILE"}
+TRUSTS = {
+    "QUEEN_TRUSTED_KEYS": {"trainer", "inference", "promoter"},
+    "QUEEN_TRUSTED_PROMOTER_KEYS": {"inference", "promoter"},
+}
+
+
+def key_sources(d: dict[str, Any], env: dict[str, str], setting: str) -> set[tuple[str, str]]:
+    """(kind, name) of the Secrets or ConfigMaps mounted where `setting`'s paths point."""
+    out = set()
+    for path in env[setting].split(","):
+        volume, _ = mounts(d)[path]
+        kinds = [k for k in ("configMap", "secret") if k in volume]
+        assert kinds, f"{setting}: {path} is neither a ConfigMap nor a Secret"
+        field = "name" if kinds[0] == "configMap" else "secretName"
+        out.add((kinds[0], volume[kinds[0]][field]))
+    return out
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_only_the_trainer_holds_the_signing_key_and_both_readers_trust_the_public_keys(overlay):
+def test_each_signer_alone_holds_its_own_key_and_the_readers_trust_the_public_keys(overlay):
     objects = build(overlay)
     services = deployments(objects)
-    signing_secrets = set()
+    secrets = {}
     for component, d in services.items():
         env = container_env(d, objects)
-        if component == "trainer":
-            source = mounted_file(d, env["QUEEN_SIGNING_KEY_FILE"])
-            assert source is not None and source[0] == "secret"
-            signing_secrets.add(source[1])
-        else:
-            assert "QUEEN_SIGNING_KEY_FILE" not in env, component
-        if component in ("trainer", "inference"):
-            paths = env["QUEEN_TRUSTED_KEYS"].split(",")
-            for path in paths:
-                volume, _ = mounts(d)[path]
-                assert "configMap" in volume or "secret" in volume, f"{component}: {path}"
+        for signer, setting in SIGNERS.items():
+            if component == signer:
+                source = mounted_file(d, env[setting])
+                assert source is not None and source[0] == "secret", component
+                secrets[signer] = source[1]
+            else:
+                assert setting not in env, f"{component} holds {signer}'s key"
+        for setting, readers in TRUSTS.items():
+            if component in readers:
+                assert key_sources(d, env, setting), f"{component}: {setting}"
+    assert set(secrets) == set(SIGNERS)
+    assert secrets["trainer"] != secrets["promoter"], "the trainer could promote its own versions"
     for component, d in services.items():
-        if component != "trainer":
-            for volume, _ in mounts(d).values():
-                assert volume.get("secret", {}).get("secretName") not in signing_secrets
+        for signer, secret in secrets.items():
+            if component != signer:
+                for volume, _ in mounts(d).values():
+                    assert volume.get("secret", {}).get("secretName") != secret, component
+    # Promotions are trusted under the promoter's public keys, never the trainer's.
+    inference = services["inference"]
+    env = container_env(inference, objects)
+    promoters = key_sources(inference, env, "QUEEN_TRUSTED_PROMOTER_KEYS")
+    assert promoters.isdisjoint(key_sources(inference, env, "QUEEN_TRUSTED_KEYS"))
+    promoter = services["promoter"]
+    promoter_env = container_env(promoter, objects)
+    assert key_sources(promoter, promoter_env, "QUEEN_TRUSTED_PROMOTER_KEYS") == promoters
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_inference_serves_only_what_the_promoter_promotes(overlay):
+    """Gated serving on both sides, and the promoter runs as one replica, one at a time."""
+    objects = build(overlay)
+    services = deployments(objects)
+    for component in ("inference", "promoter"):
+        env = container_env(services[component], objects)
+        assert env["QUEEN_SERVING_MODE"] == "gated", component
+    promoter = services["promoter"]
+    assert promoter["spec"]["replicas"] == 1
+    assert promoter["spec"]["strategy"]["type"] == "Recreate", "two would promote at once"
+    budgets = {
+        b["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]
+        for b in of_kind(objects, "PodDisruptionBudget").values()
+    }
+    assert budgets == {d["metadata"]["name"] for d in of_kind(objects, "Deployment").values()} - {
+        "queenloop-game"
+    }
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
