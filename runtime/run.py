@@ -1,9 +1,10 @@
 """`make run`: the whole loop on one machine, supervised, with a live view.
 
-Starts the embedded broker (unless KAFKA_BOOTSTRAP_SERVERS is set), creates the topics and a
-development signing key pair (var/keys, on first start), starts game, inference, joiner and
-trainer as separate processes under a supervisor that restarts whatever exits (and the
-embedded broker, if it dies), and shows a live view scraped from their /metrics. Ctrl-C or
+Starts the embedded broker (unless KAFKA_BOOTSTRAP_SERVERS is set), creates the topics and the
+development signing key pairs (var/keys, on first start: the trainer's, the game's for its rule
+sets, the promoter's), starts game, inference, joiner, trainer and promoter as separate
+processes under a supervisor that restarts whatever exits (and the embedded broker, if it
+dies), and shows a live view scraped from their /metrics. Ctrl-C or
 SIGTERM stops the services (SIGTERM, then SIGKILL after a grace period), then the broker.
 `--duration` stops after that many seconds. `--record FILE` writes what the game topics carried
 (observations, decisions, rewards) to a session file (`*.avro` or JSON lines) that
@@ -37,6 +38,7 @@ SERVICES = {
     "inference": "consumers.inference",
     "joiner": "consumers.joiner",
     "trainer": "trainer",
+    "promoter": "consumers.promoter",
 }
 
 
@@ -89,6 +91,9 @@ def make_children(env: dict[str, str], args: argparse.Namespace) -> list[Child]:
     # The game's own pair: it signs the rule sets it publishes; inference and the trainer
     # learn only rule sets signed by it.
     rules_private, rules_public = ensure_dev_keys(os.path.join(args.keys, "rules"))
+    # The promoter's pair: inference serves (gated, the default) what it promotes; the
+    # trainer's key cannot promote, the promoter's cannot sign versions.
+    promoter_private, promoter_public = ensure_dev_keys(os.path.join(args.keys, "promoter"))
     # An epoch ends (its pending decisions default) after four ticks of silence, at this speed.
     idle = max(5.0, 4 * 15.0 / args.speed)
     children = []
@@ -100,12 +105,15 @@ def make_children(env: dict[str, str], args: argparse.Namespace) -> list[Child]:
             "QUEEN_SIGNING_KEY_FILE": str(private_key),
             "QUEEN_TRUSTED_KEYS": str(public_key.parent),
             "QUEEN_RULES_TRUSTED_KEYS": str(rules_public.parent),
+            "QUEEN_TRUSTED_PROMOTER_KEYS": str(promoter_public.parent),
             "QUEEN_JOINER_IDLE_TIMEOUT_S": env.get("QUEEN_JOINER_IDLE_TIMEOUT_S", str(idle)),
         }
         if name == "game":  # only the simulator counts territories; they come and go
             extra["QUEEN_TERRITORIES"] = str(args.territories)
             extra["QUEEN_GAME_MATCH_CHURN"] = str(args.match_churn)
             extra["QUEEN_RULES_SIGNING_KEY_FILE"] = str(rules_private)
+        if name == "promoter":
+            extra["QUEEN_PROMOTER_SIGNING_KEY_FILE"] = str(promoter_private)
         if args.rule_switch_tick is not None:
             extra["QUEEN_GAME_RULE_SWITCH_TICK"] = str(args.rule_switch_tick)
         log_path = os.path.join(args.log_dir, f"{name}.log")
@@ -135,7 +143,7 @@ def watch(supervisor: Supervisor, stop: threading.Event, duration: float, every:
         if tty:
             sys.stdout.write("\x1b[H\x1b[2J" + "\n".join(lines) + "\n")
         else:
-            body = " | ".join(render(now, before, states)[6:] + trend.lines()[1:2])
+            body = " | ".join(render(now, before, states)[7:] + trend.lines()[1:2])
             sys.stdout.write(f"[{time.monotonic() - started:6.1f}s] {body}\n")
         sys.stdout.flush()
         previous, before = before, now

@@ -98,6 +98,14 @@ def render(now: Snapshot, before: Snapshot | None, alive: dict[str, str]) -> lis
             "exp/s",
             "steps/s",
         ),
+        _row(
+            "promoter",
+            alive,
+            rate(now, before, "promoter", "queen_records_consumed_total"),
+            rate(now, before, "promoter", "queen_promoter_promotions_total"),
+            "exp/s",
+            "prom/s",
+        ),
         "model version trained {} · served {} · loss {} · gate agreement {}".format(
             _fmt(now.value("trainer", "queen_trainer_current_model_version")),
             _fmt(now.value("inference", "queen_inference_served_model_version")),
@@ -116,8 +124,33 @@ def render(now: Snapshot, before: Snapshot | None, alive: dict[str, str]) -> lis
             " (came after their tick: inference behind or restarting)" if late else "",
             _fmt(sum(now.total(s, "queen_dead_letters_total") or 0 for s in alive)),
         ),
+        promoted(now),
     ]
     return lines
+
+
+def _estimate(now: Snapshot, role: str) -> str:
+    version = now.value("promoter", "queen_promoter_model_version", role=role)
+    if version is None:
+        return f"{role} -"
+    bounds = [
+        now.value("promoter", "queen_promoter_estimate_reward", role=role, bound=b)
+        for b in ("value", "lower", "upper")
+    ]
+    if any(b is None for b in bounds):
+        return f"{role} v{version:.0f}"
+    value, lower, upper = bounds
+    return f"{role} v{version:.0f} {value:.3f} [{lower:.3f}, {upper:.3f}]"
+
+
+def promoted(now: Snapshot) -> str:
+    """The promoter's line: served vs candidate (estimated reward per decision), its record."""
+    return "promoter (reward per decision, DR) {} · {} · promoted {} · rolled back {}".format(
+        _estimate(now, "served"),
+        _estimate(now, "candidate"),
+        _fmt(now.value("promoter", "queen_promoter_promotions_total", kind="PROMOTE")),
+        _fmt(now.value("promoter", "queen_promoter_promotions_total", kind="ROLLBACK")),
+    )
 
 
 def _row(

@@ -40,9 +40,9 @@ class InferenceSettings:
     # directories; runtime/rule_signing.py); empty: unsigned rule sets are learnt too.
     rules_trusted_keys: str = ""
     # immediate: serve every version as it arrives (rollbacks honoured); gated: serve only
-    # the version the newest valid promotion carries; manual: as gated (the promoter CLI).
-    # The default stays immediate until make run and deploy/ run the promoter beside it.
-    serving_mode: str = "immediate"
+    # the version the newest valid promotion carries (the promoter's, consumers/promoter);
+    # manual: as gated, promotions from the promoter's CLI only.
+    serving_mode: str = "gated"
     # Public keys trusted for promotions (the promoter's; never the trainer's): PEM files or
     # directories. Required in gated and manual modes; in immediate mode, rollbacks are
     # followed only when set.

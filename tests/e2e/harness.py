@@ -30,6 +30,14 @@ MODULES = {
 CODEC = AvroSingleObjectCodec.default()
 
 
+# The promoter decides on a smaller window, twice a second: the loops here are short.
+PROMOTER = {
+    "QUEEN_PROMOTER_MIN_SAMPLES": "100",
+    "QUEEN_PROMOTER_WINDOW": "1000",
+    "QUEEN_PROMOTER_EVALUATE_INTERVAL_S": "0.5",
+}
+
+
 @dataclass
 class LoopHarness:
     """The loop's processes for one test: own topics, groups, ports and logs."""
@@ -72,6 +80,8 @@ class LoopHarness:
             QUEEN_JOINER_IDLE_TIMEOUT_S="5",
             QUEEN_SHUTDOWN_GRACE_S="20",
             **self.keys,
+            **self.promoter_keys,
+            **(PROMOTER if name == "promoter" else {}),
         )
 
     def start(self, name: str, *args: str, **extra_env: str) -> subprocess.Popen[bytes]:

@@ -35,6 +35,7 @@ def start_loop(loop: LoopHarness, *, inference: int = 1) -> None:
         loop.start("inference-2")
     loop.start("joiner")
     loop.start("trainer")
+    loop.start("promoter")  # inference serves promoted versions (gated, the default)
     wait_for(lambda: all(loop.metrics(n) for n in loop.processes), 60, "services to serve /metrics")
     loop.start("game", "--ticks", str(TICKS), "--speed", SPEED)
 
@@ -111,7 +112,7 @@ def test_the_loop_end_to_end(loop):
     assert served, "decisions must come to carry trained versions"
     first_served = min(served, key=lambda d: d.decided_at)
     published = next(v for v in versions if v.version == first_served.model_version)
-    # the first version ever served was used within seconds of its publication
+    # the first version ever served (promoted) was used within seconds of its publication
     assert (first_served.decided_at - published.created_at) / 1e6 < 5.0
 
     letters = [CODEC.decode(m.value(), DeadLetter) for m in loop.reader("dead-letters").until(2)]
@@ -162,7 +163,7 @@ def test_inference_killed_its_partitions_move_and_no_observation_is_left(loop):
 
 
 def test_hot_load_refuses_bad_versions_and_keeps_serving(loop):
-    loop.start("inference")
+    loop.start("inference", QUEEN_SERVING_MODE="immediate")  # every verified version, as it comes
     wait_for(lambda: loop.metrics("inference"), 60, "inference metrics")
     signer = Signer(load_private_key(loop.keys["QUEEN_SIGNING_KEY_FILE"]))
 
@@ -213,7 +214,7 @@ def test_forged_versions_are_never_served_and_the_trainer_never_resumes_from_one
         )
     producer.flush(10)
     fast = {"QUEEN_TRAINER_TRAINING_INTERVAL": "0.5"}
-    loop.start("inference")
+    loop.start("inference", QUEEN_SERVING_MODE="immediate")  # the mode that would serve a forgery
     loop.start("trainer", **fast)
 
     def served():

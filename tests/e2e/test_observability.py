@@ -20,7 +20,7 @@ from tests.e2e.harness import LoopHarness
 from tests.integration.kafka_helpers import wait_for
 
 pytestmark = pytest.mark.e2e
-SERVICES = ("game", "inference", "joiner", "trainer")
+SERVICES = ("game", "inference", "joiner", "trainer", "promoter")
 
 
 def query(port: int, expression: str) -> list:
@@ -34,7 +34,7 @@ def query(port: int, expression: str) -> list:
 def test_every_dashboard_query_and_alert_expression_returns_data(kafka, tmp_path):
     prometheus = tool("prometheus")
     loop = LoopHarness(kafka.bootstrap_servers, tmp_path, territories=16)
-    for name in ("inference", "joiner", "trainer"):
+    for name in ("inference", "joiner", "trainer", "promoter"):
         loop.start(name)
     loop.start("game", "--speed", "40")
     config = {
@@ -66,7 +66,7 @@ def test_every_dashboard_query_and_alert_expression_returns_data(kafka, tmp_path
         wait_for(
             lambda: len(query_safe(port, "up == 1")) == len(SERVICES),
             60,
-            "Prometheus to scrape the four services",
+            "Prometheus to scrape the five services",
         )
         wait_for(
             lambda: query_safe(port, "min(queen_inference_served_model_version) > 2"),

@@ -25,11 +25,6 @@ from tests.integration.kafka_helpers import wait_for
 pytestmark = pytest.mark.e2e
 CODEC = AvroSingleObjectCodec.default()
 ROLLBACK_WITHIN_S = 30.0
-PROMOTER = {
-    "QUEEN_PROMOTER_MIN_SAMPLES": "100",
-    "QUEEN_PROMOTER_WINDOW": "1000",
-    "QUEEN_PROMOTER_EVALUATE_INTERVAL_S": "0.5",
-}
 
 
 @pytest.fixture
@@ -44,7 +39,7 @@ def start(loop: LoopHarness, mode: str) -> None:
     loop.start("inference", **env)
     loop.start("joiner")
     loop.start("trainer", QUEEN_TRAINER_TRAINING_INTERVAL="0.5")
-    loop.start("promoter", **env, **PROMOTER)
+    loop.start("promoter", **env)
     wait_for(lambda: all(loop.metrics(n) for n in loop.processes), 60, "services' /metrics")
     loop.start("game", "--ticks", "1000", "--speed", "40")
 

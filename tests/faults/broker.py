@@ -23,7 +23,7 @@ from runtime.settings import KafkaSettings
 from runtime.topics import check_layout, topic_specs
 from tests.integration.kafka_helpers import TopicReader, wait_for
 
-SERVICES = ("game", "inference", "joiner", "trainer")
+SERVICES = ("game", "inference", "joiner", "trainer", "promoter")
 
 
 @dataclass

@@ -74,7 +74,7 @@ class FaultRun:
 
     def start(self) -> None:
         """Start every service, then the game; wait for the first trained versions."""
-        for name in ("inference", "inference-2", "joiner", "trainer"):
+        for name in ("inference", "inference-2", "joiner", "trainer", "promoter"):
             self.loop.start(name)
         wait_for(lambda: all(self.loop.metrics(n) for n in self.loop.processes), 90, "metrics")
         self.loop.start("game", "--speed", SPEED)

@@ -203,7 +203,8 @@ def test_bad_rules_settings_fail_at_start_naming_the_setting(env, named):
     from runtime.rule_signing import rules_verifier
 
     with pytest.raises(SettingsError, match=re.escape(named)):
-        settings = InferenceSettings.from_env({"QUEEN_TRUSTED_KEYS": "k", **env})
+        keys = {"QUEEN_TRUSTED_KEYS": "k", "QUEEN_TRUSTED_PROMOTER_KEYS": "p"}
+        settings = InferenceSettings.from_env({**keys, **env})
         rules_verifier(settings.rules_trusted_keys)
 
 

@@ -167,3 +167,13 @@ def test_gated_and_manual_inference_need_the_promoter_keys(mode):
         InferenceSettings.from_env(env)
     with pytest.raises(SettingsError, match="QUEEN_SERVING_MODE='sometimes'"):
         InferenceSettings.from_env({**env, "QUEEN_SERVING_MODE": "sometimes"})
+
+
+def test_gated_is_the_default_and_refuses_to_start_without_the_promoter_keys():
+    from consumers.inference.settings import InferenceSettings
+    from runtime.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="QUEEN_SERVING_MODE=gated"):
+        InferenceSettings.from_env({"QUEEN_TRUSTED_KEYS": "k"})
+    keys = {"QUEEN_TRUSTED_KEYS": "k", "QUEEN_TRUSTED_PROMOTER_KEYS": "p"}
+    assert InferenceSettings.from_env(keys).serving_mode == "gated"

@@ -16,6 +16,15 @@ def snapshot(at, ticks, decisions_send, decisions_wait, version):
                 ("queen_inference_served_model_version", ()): version,
             },
             "trainer": {("queen_trainer_current_model_version", ()): version + 1},
+            "promoter": {
+                ("queen_promoter_model_version", (("role", "served"),)): version,
+                ("queen_promoter_model_version", (("role", "candidate"),)): version + 1,
+                **{
+                    ("queen_promoter_estimate_reward", (("bound", b), ("role", "served"))): v
+                    for b, v in (("lower", -1.2), ("upper", -1.0), ("value", -1.1))
+                },
+                ("queen_promoter_promotions_total", (("kind", "PROMOTE"),)): 2,
+            },
         },
     )
 
@@ -30,3 +39,5 @@ def test_rates_and_figures_come_from_the_scraped_samples():
     assert "SEND ratio 0.38" in text  # 30 / 80
     assert "exited 1" in text
     assert "joiner" in text and " - " in text  # a silent service shows '-'
+    # served vs candidate: the served estimate with its interval; the candidate not scored yet
+    assert "served v3 -1.100 [-1.200, -1.000] · candidate v4 · promoted 2" in text
