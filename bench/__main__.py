@@ -30,6 +30,7 @@ from bench import (
     loop,
     plots,
     profiling,
+    promotion,
     report,
     resilience,
 )
@@ -52,6 +53,8 @@ SIZES = {  # profile 0: no cProfile run (the per-record budget still says where 
         "profile": 0,
         "flood": 20_000,
         "client": 2_000,
+        "bad_before_s": 4,
+        "bad_after_s": 8,
     },
     "full": {
         "obs": 100_000,
@@ -64,6 +67,8 @@ SIZES = {  # profile 0: no cProfile run (the per-record budget still says where 
         "profile": 20_000,
         "flood": 100_000,
         "client": 10_000,
+        "bad_before_s": 10,
+        "bad_after_s": 30,
     },
 }
 
@@ -101,12 +106,20 @@ def measure(bootstrap: str, size: dict[str, int]) -> dict[str, Any]:
     naive = timed("inference, naive", _naive, settings, size["naive"])
     paced = timed("latency, its floor and hot-load", live.run, bootstrap, size["live_s"])
     game_client = timed("game-side client", client.round_trip, bootstrap, size["client"])
-    fresh, seed = timed(
-        "whole loop, two side by side",
+    share = ContinuousTrainingConfig.fresh_share
+    fresh, seed, gated = timed(
+        "whole loop, three side by side",
         loop.run,
         bootstrap,
         size["loop_s"],
-        (ContinuousTrainingConfig.fresh_share, 0.0),
+        ((share, "immediate"), (0.0, "immediate"), (share, "gated")),
+    )
+    bad_version = timed(
+        "a bad version: gated, immediate + rollback, immediate",
+        promotion.scenario,
+        bootstrap,
+        size["bad_before_s"],
+        size["bad_after_s"],
     )
     joiner = timed("joiner", components.joiner_throughput, settings, size["pairs"])
     rules_to_gate = timed("patch day: rule set -> gate", patch.patch_day, bootstrap)
@@ -139,10 +152,13 @@ def measure(bootstrap: str, size: dict[str, int]) -> dict[str, Any]:
             "n": len(fresh.freshness_s),
             **{f"baseline_{k}": v for k, v in _p50_p90(seed.freshness_s).items()},
             "baseline_n": len(seed.freshness_s),
+            **{f"gated_{k}": v for k, v in _p50_p90(gated.freshness_s).items()},
+            "gated_n": len(gated.freshness_s),
             "fresh_share": fresh.fresh_share,
             "game_speed": loop.SPEED,
             "territories": loop.TERRITORIES,
         },
+        "bad_version": bad_version,
         "rules_to_gate_s": rules_to_gate,
         "client": game_client,
         "joiner_events_per_s": joiner.per_s,
@@ -169,6 +185,7 @@ def measure(bootstrap: str, size: dict[str, int]) -> dict[str, Any]:
             "hot_load_ms": paced.hot_load_ms,
             "freshness_s": fresh.freshness_s,
             "freshness_seed_sampling_s": seed.freshness_s,
+            "freshness_gated_s": gated.freshness_s,
         },
     }
     figures["budget_us"] = timed(
@@ -242,6 +259,7 @@ def draw(figures: dict[str, Any], out: Path, stem: str) -> list[str]:
             {
                 "default (fresh share)": raw["freshness_s"],
                 "seed's pure sampling": raw["freshness_seed_sampling_s"],
+                "gated (promoter)": raw["freshness_gated_s"],
             },
             goal=2,
         ),

@@ -114,6 +114,8 @@ def inference_process(
         env = dict(
             os.environ,
             QUEEN_TRUSTED_KEYS=str(public_path.parent),
+            # every version served as it arrives: hot-load is what is measured
+            QUEEN_SERVING_MODE="immediate",
             KAFKA_BOOTSTRAP_SERVERS=settings.bootstrap_servers,
             QUEEN_TOPIC_PREFIX=settings.topic_prefix,
             QUEEN_METRICS_PORT=str(port),

@@ -43,6 +43,7 @@ class LoopResult:
 
     fresh_share: float
     seconds: float
+    mode: str = "immediate"  # QUEEN_SERVING_MODE
     freshness_s: list[float] = field(default_factory=list)  # one per reward trained on
     versions: int = 0
     utilization: list[float] = field(default_factory=list)  # trainer gauge, sampled
@@ -53,26 +54,36 @@ class LoopResult:
 def run(
     bootstrap: str,
     seconds: float,
-    fresh_shares: Sequence[float],
+    variants: Sequence[tuple[float, str]],
     speed: float = SPEED,
     territories: int = TERRITORIES,
     every: float = 0.5,
 ) -> list[LoopResult]:
-    """Run one loop per trainer fresh_share, side by side, for `seconds`; measure each.
+    """Run one loop per (trainer fresh_share, serving mode), side by side, for `seconds`.
 
     The loops share the machine and the broker at the same moment, so each is the other's
-    baseline under the same noise. SPEED and TERRITORIES (above) say why the game runs fast.
+    baseline under the same noise. SPEED and TERRITORIES (above) say why the game runs fast. A
+    loop in gated mode runs the promoter too, with its deployed settings
+    (bench/promotion.PROMOTER_DEFAULTS): its freshness includes waiting for the promotion.
     """
+    from bench.promotion import PROMOTER_DEFAULTS
+
     results = [
-        LoopResult(share, seconds, rss_mb={n: [] for n in SERVICES}) for share in fresh_shares
+        LoopResult(share, seconds, mode, rss_mb={n: [] for n in _services(mode)})
+        for share, mode in variants
     ]
     with tempfile.TemporaryDirectory() as work:
         loops = []
-        for i, share in enumerate(fresh_shares):
+        for i, (share, mode) in enumerate(variants):
             (Path(work) / str(i)).mkdir()
             loops.append(LoopHarness(bootstrap, Path(work) / str(i), territories=territories))
-            env = {"QUEEN_GAME_SPEED": str(speed), "QUEEN_TRAINER_FRESH_SHARE": str(share)}
-            for name in SERVICES:
+            env = {
+                "QUEEN_GAME_SPEED": str(speed),
+                "QUEEN_TRAINER_FRESH_SHARE": str(share),
+                "QUEEN_SERVING_MODE": mode,
+                **PROMOTER_DEFAULTS,
+            }
+            for name in _services(mode):
                 loops[-1].start(name, **env)
         try:
             for loop in loops:
@@ -101,6 +112,10 @@ def run(
             result.versions = len(versions)
             result.freshness_s = freshness(versions, decisions, window)
     return results
+
+
+def _services(mode: str) -> tuple[str, ...]:
+    return SERVICES if mode == "immediate" else ("promoter", *SERVICES)
 
 
 def _sample(loop: LoopHarness, result: LoopResult) -> None:

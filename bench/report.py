@@ -67,6 +67,7 @@ def rows(f: dict[str, Any]) -> list[Row]:
             "p50 ≤ 2 s at the default interval",
             fresh["p50"] is not None and fresh["p50"] <= 2,
         ),
+        *_gating_rows(f),
         (
             "trainer step time and utilization",
             f"batch 32: {step['batch_32']:.1f} ms, 256: {step['batch_256']:.1f} ms; in the loop "
@@ -127,6 +128,53 @@ def rows(f: dict[str, Any]) -> list[Row]:
             _ten_times_faster(c80, s80, coupled_run),
         ),
     ]
+
+
+def _gating_rows(f: dict[str, Any]) -> list[Row]:
+    """Freshness when gated, and a bad version under each setup (absent from older results)."""
+    fresh, bad = f["freshness_s"], f.get("bad_version")
+    if bad is None:
+        return []
+    out: list[Row] = [
+        (
+            "the same freshness, gated (reward → trained → promoted → served)",
+            f"p50 {_fmt(fresh['gated_p50'], '.2f', ' s')}, p90 "
+            f"{_fmt(fresh['gated_p90'], '.2f', ' s')} (n={fresh['gated_n']}), beside immediate "
+            f"p50 {_fmt(fresh['p50'], '.2f', ' s')}",
+            "reported: the cost of gating",
+            None,
+        )
+    ]
+    for setup, o in bad.items():
+        rolled = o["rolled_back_after_s"]
+        out.append(
+            (
+                f"bad version (trained on flipped rewards), {setup}",
+                f"{o['bad_decisions']:,} decisions made with it over "
+                f"{o['bad_served_s']:.1f} s"
+                + ("" if rolled is None else f", rolled back {rolled:.1f} s after its first")
+                + f"; served share of the gap {_fmt(o['share_before'], '.2f')} before → "
+                f"{_fmt(o['share_after'], '.2f')} after",
+                _BAD_GOALS[setup],
+                _bad_met(setup, o),
+            )
+        )
+    return out
+
+
+_BAD_GOALS = {
+    "gated": "never served",
+    "immediate + rollback": "rolled back within 10 s",
+    "immediate": "reported (the seed's behaviour)",
+}
+
+
+def _bad_met(setup: str, o: dict[str, Any]) -> bool | None:
+    if setup == "gated":
+        return o["bad_decisions"] == 0
+    if setup == "immediate + rollback":
+        return o["rolled_back_after_s"] is not None and o["rolled_back_after_s"] <= 10
+    return None
 
 
 def _rules_row(f: dict[str, Any]) -> Row:
@@ -234,10 +282,15 @@ def render(figures: dict[str, Any], meta: dict[str, Any]) -> str:
         "broker's fetches. A loop below ~90% busy is held back by the broker, not by its code.",
         f"Freshness ran the whole loop (game at speed {fresh['game_speed']:g}, "
         f"{fresh['territories']} territories: a tick every {15 / fresh['game_speed']:g} s) "
-        "twice, side by side on "
+        "three times, side by side on "
         f"the same broker: with the trainer's default fresh_share {fresh['fresh_share']:g} and "
-        "with 0 (the seed's pure sampling). Both count the rewards emitted from the trainer's "
-        "first version on (the start-up backlog is not the loop's freshness).",
+        "with 0 (the seed's pure sampling), both serving every version as it comes (immediate), "
+        "and gated, with the promoter at its deployed settings. All count the rewards emitted "
+        "from the trainer's first version on (the start-up backlog is not the loop's freshness).",
+        "The bad-version runs (bench/promotion.py) are one whole loop per setup, one after "
+        "another (32 territories, speed 40); the shares are the game's own exact score of the "
+        "served decisions, before and after the bad version was published. The loop is still "
+        "learning, so compare the setups' shares after, not after with before.",
     ]
     lat = figures["latency_ms_at_offered"]
     whole = lat["whole_run"]

@@ -17,7 +17,7 @@ from schemas.codec import AvroSingleObjectCodec
 from tests import samples
 from tests.conftest import Broker
 from tests.integration.kafka_helpers import TopicReader, wait_for
-from tests.keys import key_files
+from tests.keys import key_files, promoter_key_files
 
 pytestmark = pytest.mark.faults
 CODEC = AvroSingleObjectCodec.default()
@@ -37,6 +37,7 @@ def service_env(bootstrap: str, tmp_path, **extra: str) -> dict[str, str]:
         QUEEN_METRICS_PORT="-1",
         QUEEN_TRAINER_CHECKPOINT_DIR=str(tmp_path / "checkpoints"),
         **key_files(tmp_path / "keys"),
+        **promoter_key_files(tmp_path / "promoter-keys"),
         **extra,
     )
 

@@ -36,6 +36,9 @@ def figures(**changes):
             "baseline_p50": 30.0,
             "baseline_p90": 90.0,
             "baseline_n": 80,
+            "gated_p50": 9.5,
+            "gated_p90": 20.0,
+            "gated_n": 40,
             "fresh_share": 0.5,
             "game_speed": 15.0,
             "territories": 8,
@@ -87,6 +90,17 @@ def figures(**changes):
             "rss_mb": {"joiner": {"before_mb": 235.0, "after_mb": 247.0, "rejected": 81394.0}},
         },
     }
+    outcome = {"share_before": 0.4, "share_after": 0.7, "rolled_back_after_s": None}
+    f["bad_version"] = {
+        "gated": {**outcome, "bad_decisions": 0, "bad_served_s": 0.0},
+        "immediate + rollback": {
+            **outcome,
+            "bad_decisions": 192,
+            "bad_served_s": 1.9,
+            "rolled_back_after_s": 2.0,
+        },
+        "immediate": {**outcome, "bad_decisions": 2400, "bad_served_s": 30.0, "share_after": 0.25},
+    }
     f["client"] = {
         "decisions": 1984,
         "decisions_per_s": 256.0,
@@ -122,6 +136,14 @@ def test_the_report_puts_each_figure_beside_its_goal_and_says_misses_plainly():
         "p50 36.6 ms, p99 100.3 ms (1,984 decisions) | p99 within the 1 s deadline | yes |" in text
     )
     assert "| 5.0 (1 of 1,984) | ≤ 1 | **no** |" in text
+    assert "p50 9.50 s, p90 20.00 s (n=40), beside immediate p50 1.20 s" in text
+    assert (
+        "0 decisions made with it over 0.0 s; served share of the gap 0.40 before → 0.70 " in text
+    )
+    assert "| never served | yes |" in text
+    assert "192 decisions made with it over 1.9 s, rolled back 2.0 s after its first" in text
+    assert "| rolled back within 10 s | yes |" in text
+    assert "0.40 before → 0.25 after | reported (the seed's behaviour) | — |" in text
 
 
 def test_the_learning_verdict_is_unknown_when_the_run_is_too_short_to_tell():
