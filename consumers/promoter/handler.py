@@ -174,11 +174,12 @@ class PromoterHandler(Handler):
                     return self._promotion(
                         PromotionKind.PROMOTE, candidate, served, found, served_est, verdict.reason
                     )
+        signals = self._on_policy(own)  # exported in every mode: the rollback's evidence
         if previous is None or self.decide.mode is ServingMode.MANUAL:
             return None
         if previous.record.version == 0:  # the seeded model was never published: no record
             return None
-        for live, before, margin in self._on_policy(own):
+        for live, before, margin in signals:
             verdict = rollback_due(live, before, margin=margin, min_samples=self.decide.min_samples)
             if verdict.act:
                 return self._promotion(

@@ -94,7 +94,7 @@ def variable(name: str, label: str, query: str) -> dict[str, Any]:
 
 
 def promoter_row(y: int) -> list[dict[str, Any]]:
-    """The promoter: what it estimates, for which versions, what it did (15 rows high)."""
+    """The promoter: what it estimates, for which versions, what it did (22 rows high)."""
 
     def by_role(metric: str) -> str:
         return f"max by (role) ({metric}{sel()})"
@@ -102,6 +102,10 @@ def promoter_row(y: int) -> list[dict[str, Any]]:
     def estimate(role: str) -> tuple[str, str]:
         expr = f"max by (bound) (queen_promoter_estimate_reward{sel(role=role)})"
         return expr, role + " {{bound}}"
+
+    def evidence(metric: str, role: str) -> tuple[str, str]:
+        expr = f"max by (bound) ({metric}{sel(role=role, bound='value')})"
+        return expr, role
 
     return [
         row("Promoter", y),
@@ -159,6 +163,25 @@ def promoter_row(y: int) -> list[dict[str, Any]]:
             [(f"max(queen_promoter_window_experiences{sel()})", "experiences")],
             16,
             y + 8,
+        ),
+        panel(
+            "Promoter: rollback evidence, realized reward (served version's own vs before)",
+            [
+                evidence("queen_promoter_realized_reward", "served"),
+                evidence("queen_promoter_realized_reward", "previous"),
+            ],
+            0,
+            y + 15,
+        ),
+        panel(
+            "Promoter: rollback evidence, gate agreement (served version's own vs before)",
+            [
+                evidence("queen_promoter_gate_agreement_ratio", "served"),
+                evidence("queen_promoter_gate_agreement_ratio", "previous"),
+            ],
+            8,
+            y + 15,
+            unit="percentunit",
         ),
     ]
 
@@ -272,12 +295,12 @@ def dashboard() -> dict[str, Any]:
             23,
         ),
         *promoter_row(30),
-        row("Joiner", 45),
+        row("Joiner", 52),
         panel(
             "Joiner: matched / expired",
             [(f"sum by (source) (rate(queen_joiner_experiences_total{sel()}[1m]))", "{{source}}")],
             0,
-            46,
+            53,
             unit="ops",
         ),
         panel(
@@ -287,20 +310,20 @@ def dashboard() -> dict[str, Any]:
                 (f"sum(queen_joiner_pending_rewards{sel()})", "rewards"),
             ],
             8,
-            46,
+            53,
         ),
-        row("Game", 53),
+        row("Game", 60),
         panel(
             "Reward (mean per territory, 5-minute average)",
             [(f"avg(avg_over_time(queen_game_reward_mean{sel()}[5m]))", "reward")],
             0,
-            54,
+            61,
         ),
         panel(
             "Decisions the game got, by status",
             [(f"sum by (status) (rate(queen_game_decisions_total{sel()}[1m]))", "{{status}}")],
             8,
-            54,
+            61,
             unit="ops",
         ),
         panel(
@@ -312,9 +335,9 @@ def dashboard() -> dict[str, Any]:
                 )
             ],
             16,
-            54,
+            61,
         ),
-        row("Every service", 61),
+        row("Every service", 68),
         panel(
             "Records in by service",
             [
@@ -324,21 +347,21 @@ def dashboard() -> dict[str, Any]:
                 )
             ],
             0,
-            62,
+            69,
             unit="ops",
         ),
         panel(
             "Dead letters by service",
             [(f"sum by (service) (rate(queen_dead_letters_total{sel()}[5m]))", "{{service}}")],
             8,
-            62,
+            69,
             unit="ops",
         ),
         panel(
             "Consumer lag by service",
             [(f"sum by (service) (queen_consumer_lag_records{sel()})", "{{service}}")],
             16,
-            62,
+            69,
         ),
         panel(
             "Heartbeat age by service",
@@ -349,14 +372,14 @@ def dashboard() -> dict[str, Any]:
                 )
             ],
             0,
-            69,
+            76,
             unit="s",
         ),
         panel(
             "Running, by service and version",
             [(f"count by (service, version) (queen_build_info{sel()})", "{{service}} {{version}}")],
             8,
-            69,
+            76,
         ),
     ]
     return {
