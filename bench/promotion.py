@@ -29,13 +29,14 @@ import torch
 from consumers.promoter.settings import PromoterSettings
 from queen.gate import expected_table
 from queen.rules import RULE_SETS
-from queen.weights import load_weights, sha256_hex, to_safetensors
+from queen.weights import load_weights
 from runtime.kafka import make_producer
 from runtime.signing import Signer, load_private_key
 from schemas.codec import AvroSingleObjectCodec
 from schemas.enums import PromotionKind
 from schemas.records import Decision, ModelVersion, Promotion
 from tests.e2e.harness import LoopHarness
+from tests.samples import derived_version
 
 CODEC = AvroSingleObjectCodec.default()
 SPEED = "40"  # a tick every 0.375 s
@@ -141,18 +142,7 @@ def flipped(loop: LoopHarness, steps: int = 300) -> ModelVersion:
         loss = torch.nn.functional.mse_loss(model(features), target)
         loss.backward()
         optimizer.step()
-    weights = to_safetensors(model)
-    record = ModelVersion(
-        of.model_name,
-        of.version + AHEAD,
-        of.version,
-        time.time_ns() // 1000,
-        weights,
-        sha256_hex(weights),
-        of.architecture_fingerprint,
-        of.feature_fingerprint,
-        of.training,
-    )
+    record = derived_version(of, model, of.version + AHEAD)
     return Signer(load_private_key(loop.keys["QUEEN_SIGNING_KEY_FILE"])).sign(record)
 
 

@@ -144,6 +144,24 @@ def loadable_version(version: int, seed: int = 5, **changes: object) -> ModelVer
     return ModelVersion(**fields)  # type: ignore[arg-type]
 
 
+def derived_version(of: ModelVersion, model: object, number: int) -> ModelVersion:
+    """A version numbered `number` with `model`'s weights, `of`'s fingerprints, made now."""
+    from queen.weights import sha256_hex, to_safetensors
+
+    weights = to_safetensors(model)  # type: ignore[arg-type]
+    return ModelVersion(
+        of.model_name,
+        number,
+        of.version,
+        time.time_ns() // 1000,
+        weights,
+        sha256_hex(weights),
+        of.architecture_fingerprint,
+        of.feature_fingerprint,
+        of.training,
+    )
+
+
 def dead_letter() -> DeadLetter:
     return DeadLetter(
         "queen.observations",

@@ -14,13 +14,14 @@ import torch
 
 from queen.gate import expected_table
 from queen.rules import RULE_SETS
-from queen.weights import load_weights, sha256_hex, to_safetensors
+from queen.weights import load_weights
 from runtime.kafka import make_producer
 from runtime.signing import Signer, load_private_key
 from schemas.codec import AvroSingleObjectCodec
 from schemas.records import ModelVersion, Promotion
 from tests.e2e.harness import LoopHarness, decisions_of
 from tests.integration.kafka_helpers import wait_for
+from tests.samples import derived_version
 
 pytestmark = pytest.mark.e2e
 CODEC = AvroSingleObjectCodec.default()
@@ -64,18 +65,7 @@ def bad_version(loop: LoopHarness, of: ModelVersion, number: int) -> ModelVersio
         model.net[-1].weight.zero_()
         model.net[-1].bias.fill_(-1.0)
         model.net[-1].bias[worst] = 1.0
-    weights = to_safetensors(model)
-    record = ModelVersion(
-        of.model_name,
-        number,
-        of.version,
-        time.time_ns() // 1000,
-        weights,
-        sha256_hex(weights),
-        of.architecture_fingerprint,
-        of.feature_fingerprint,
-        of.training,
-    )
+    record = derived_version(of, model, number)
     return Signer(load_private_key(loop.keys["QUEEN_SIGNING_KEY_FILE"])).sign(record)
 
 
