@@ -15,6 +15,7 @@ from schemas.limits import Limits
 N_CHUNKS = 8
 N_SPAWN_TYPES = 4
 N_FEATURES = 28
+N_ACTIONS = N_CHUNKS * N_SPAWN_TYPES  # joint actions: spawn_chunk * 4 + spawn type index
 
 NUMBER_TYPES = {int, float}  # exact types: bool is an int, but not a number here
 SHA256 = re.compile(r"^[0-9a-f]{64}$")

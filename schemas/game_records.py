@@ -1,4 +1,4 @@
-"""The game's events as typed records: Observation, Action, Decision.
+"""The game's events as typed records: Observation, Action, Shadow, Decision.
 
 Mirrors of observation.avsc and decision.avsc (field names and order are Avro's); `validate()`
 checks what Avro cannot say. Standard library only.
@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from schemas.checks import (
     MAX_TIME,
+    N_ACTIONS,
     N_CHUNKS,
     N_FEATURES,
     N_SPAWN_TYPES,
@@ -171,6 +172,58 @@ class Action:
         return cls(d["spawn_chunk"], SPAWN_TYPES[d["spawn_type"]])
 
 
+PROBABILITY_SUM_TOLERANCE = 1e-4  # |sum - 1| allowed of Shadow.probabilities (float32 each)
+
+
+@dataclass(frozen=True, slots=True)
+class Shadow:
+    """The candidate model's scoring of a decision's features, not acted on (Decision.shadow)."""
+
+    model_version: int
+    action: Action
+    probabilities: tuple[float, ...]
+
+    def ok(self) -> bool:
+        """True when every value is within the contract (a few passes in C)."""
+        probabilities = self.probabilities
+        return (
+            len(probabilities) == N_ACTIONS
+            and all_within((self.model_version,), MAX_TIME)
+            and all_within(probabilities, 1.0)
+            and abs(sum(probabilities) - 1.0) <= PROBABILITY_SUM_TOLERANCE
+            and isinstance(self.action.spawn_type, SpawnType)
+            and type(self.action.spawn_chunk) is int
+            and 0 <= self.action.spawn_chunk < N_CHUNKS
+        )
+
+    def validate(self) -> None:
+        """Raise InvalidRecord when a value is outside the contract."""
+        if self.ok():
+            return
+        r = "Decision.shadow"
+        in_range(r, "model_version", self.model_version, 0, MAX_TIME)
+        self.action.validate()
+        length(r, "probabilities", self.probabilities, N_ACTIONS)
+        each_non_negative(r, "probabilities", self.probabilities, 1.0)
+        total = sum(self.probabilities)
+        if abs(total - 1.0) > PROBABILITY_SUM_TOLERANCE:
+            raise fail(r, "probabilities", f"<sum {total!r}>", "must sum to 1 (within 1e-4)")
+        raise fail(r, "action", self.action, "must be an Action with an int spawn_chunk")
+
+    def to_avro(self) -> dict[str, Any]:
+        """Return the fastavro dict of this record."""
+        return {
+            "model_version": self.model_version,
+            "action": self.action.to_avro(),
+            "probabilities": list(self.probabilities),
+        }
+
+    @classmethod
+    def from_avro(cls, d: Mapping[str, Any]) -> Shadow:
+        """Build the record from a fastavro dict."""
+        return cls(d["model_version"], Action.from_avro(d["action"]), tuple(d["probabilities"]))
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What inference decided for one observation (decision.avsc)."""
@@ -194,6 +247,7 @@ class Decision:
     expected_reward: float
     gate_version: str
     epoch: str = ""
+    shadow: Shadow | None = None  # the candidate's scoring, never acted on; None: no candidate
 
     def validate(self, limits: Limits = DEFAULT_LIMITS) -> None:
         """Raise InvalidRecord when a value is outside the contract.
@@ -224,6 +278,7 @@ class Decision:
             and isinstance(self.action.spawn_type, SpawnType)
             and type(self.action.spawn_chunk) is int
             and 0 <= self.action.spawn_chunk < N_CHUNKS
+            and (self.shadow is None or type(self.shadow) is Shadow and self.shadow.ok())
         ):
             return
         self._name_the_failure(limits)
@@ -249,6 +304,10 @@ class Decision:
         in_range(r, "expected_reward", self.expected_reward, -bound, bound)
         if not isinstance(self.gate_decision, GateDecision):
             raise fail(r, "gate_decision", self.gate_decision, "must be a GateDecision")
+        if self.shadow is not None:
+            if not isinstance(self.shadow, Shadow):
+                raise fail(r, "shadow", self.shadow, "must be a Shadow or None")
+            self.shadow.validate()
 
     def to_avro(self) -> dict[str, Any]:
         """Return the fastavro dict of this record."""
@@ -270,6 +329,7 @@ class Decision:
             "expected_reward": self.expected_reward,
             "gate_version": self.gate_version,
             "epoch": self.epoch,
+            "shadow": None if self.shadow is None else self.shadow.to_avro(),
         }
 
     @classmethod
@@ -293,4 +353,5 @@ class Decision:
             d["expected_reward"],
             d["gate_version"],
             d["epoch"],
+            None if d["shadow"] is None else Shadow.from_avro(d["shadow"]),
         )

@@ -11,14 +11,15 @@ Imports no Kafka client and no torch.
 
 from __future__ import annotations
 
-from schemas.checks import N_CHUNKS, N_FEATURES, N_SPAWN_TYPES
-from schemas.game_records import Action, Decision, Observation
+from schemas.checks import N_ACTIONS, N_CHUNKS, N_FEATURES, N_SPAWN_TYPES
+from schemas.game_records import Action, Decision, Observation, Shadow
 from schemas.ops_records import DeadLetter, InputOffset, ModelVersion, TrainingSummary
 from schemas.outcome_records import Experience, Reward
 from schemas.promotion_records import Promotion, PromotionEvidence
 from schemas.rule_records import RuleSet
 
 __all__ = [
+    "N_ACTIONS",
     "N_CHUNKS",
     "N_FEATURES",
     "N_SPAWN_TYPES",
@@ -35,6 +36,7 @@ __all__ = [
     "Record",
     "Reward",
     "RuleSet",
+    "Shadow",
     "TrainingSummary",
 ]
 

@@ -8,10 +8,11 @@ varints, little-endian IEEE floats through `struct`, length-prefixed strings, on
 per enum. ~5 µs for the same Decision.
 
 It knows the types the contract uses: records, string, bytes, int, long, float, double, enum,
-arrays of primitives and of records, maps of primitives, unions with null. Anything else raises
-Unsupported, and the codec keeps fastavro for that type; so does a field name that is not a
-Python identifier, so no schema text ever becomes code. Tests hold every record type's bytes
-equal to fastavro's.
+arrays of primitives and of records, maps of primitives, unions with null, and references by
+name to a record or enum defined earlier in the schema (Shadow.action is an Action). Anything
+else raises Unsupported, and the codec keeps fastavro for that type; so does a field name that
+is not a Python identifier, so no schema text ever becomes code. Tests hold every record
+type's bytes equal to fastavro's.
 Values are checked (records validate themselves first): an int or long out of its range, a
 wrong type, or a float beyond float32 raises, as fastavro's strict writer does.
 Standard library only.
@@ -120,6 +121,8 @@ class _Compiler:
     def __init__(self) -> None:
         self.constants: dict[str, Any] = dict(HELPERS, _doubles=_doubles, _floats=_floats)
         self.items = 0  # generator variables made so far (one per array of records)
+        self.named: dict[str, Any] = {}  # records and enums defined so far, by name and full name
+        self.open: set[str] = set()  # records being compiled: a reference to one is recursive
 
     def constant(self, value: Any) -> str:
         name = f"_c{len(self.constants)}"
@@ -130,16 +133,24 @@ class _Compiler:
         """Python expression (of `value`, itself an expression) that yields the bytes."""
         if isinstance(schema, str) and schema in PRIMITIVES:
             return f"{PRIMITIVES[schema]}({value})"
+        if isinstance(schema, str) and schema in self.named:
+            if schema in self.open:
+                raise Unsupported(f"recursive type {schema!r}")
+            return self.expression(self.named[schema], value)
         if isinstance(schema, list):
             return self._union(schema, value)
         kind = schema.get("type") if isinstance(schema, Mapping) else None
         if kind in PRIMITIVES and len(schema) == 1:
             return self.expression(kind, value)
+        if kind in ("record", "enum"):
+            names = self._define(schema)
         if kind == "record":
+            self.open.update(names)
             parts = [
                 self.expression(f["type"], f"{value}.{_identifier(f['name'])}")
                 for f in schema["fields"]
             ]
+            self.open.difference_update(names)
             return 'b"".join((' + ", ".join(parts) + ",))"
         if kind == "enum":
             table = {s: _varint(i) for i, s in enumerate(schema["symbols"])}
@@ -159,6 +170,17 @@ class _Compiler:
             pairs = f'b"".join(_string(k) + {item} for k, v in {value}.items())'
             return f"_block(len({value}), {pairs})"
         raise Unsupported(f"cannot compile {schema!r}")
+
+    def _define(self, schema: Mapping[str, Any]) -> tuple[str, ...]:
+        """Remember a named type (by its name and its full name) for later references."""
+        name = schema["name"]
+        if not isinstance(name, str):
+            raise Unsupported(f"type name {name!r} is not a string")
+        namespace = schema.get("namespace")
+        names = (name, f"{namespace}.{name}") if namespace and "." not in name else (name,)
+        for n in names:
+            self.named.setdefault(n, schema)
+        return names
 
     def _union(self, branches: list[Any], value: str) -> str:
         if len(branches) != 2 or "null" not in branches:
@@ -182,7 +204,8 @@ def _identifier(name: Any) -> str:
 def compile_writer(schema: Mapping[str, Any]) -> Callable[[Any], bytes]:
     """Return write(record) -> Avro binary body, for a record schema (JSON, as shipped).
 
-    Named types defined once and referenced by name later are not supported (Unsupported).
+    A named type may be referenced by its name (or full name) once it is defined; a recursive
+    one is Unsupported.
     """
     compiler = _Compiler()
     body = compiler.expression(schema, "record")

@@ -25,6 +25,7 @@ from schemas.records import (
     Promotion,
     Reward,
     RuleSet,
+    Shadow,
     TrainingSummary,
 )
 
@@ -75,6 +76,21 @@ def decision(territory: int = 1, seq: int = 0, **changes: object) -> Decision:
     )
     fields.update(changes)
     return Decision(**fields)  # type: ignore[arg-type]
+
+
+def shadow(version: int = 2, greedy: int = 13, epsilon: float = 0.125) -> Shadow:
+    """A candidate's epsilon-greedy scoring: 1 - ε + ε/32 on `greedy`, ε/32 on the others.
+
+    ε = 1/8 keeps every probability exact in Avro float (32-bit).
+    """
+    probabilities = [epsilon / 32] * 32
+    probabilities[greedy] += 1.0 - epsilon
+    return Shadow(version, Action(greedy // 4, list(SpawnType)[greedy % 4]), tuple(probabilities))
+
+
+def decision_with_shadow(territory: int = 1, seq: int = 0) -> Decision:
+    """A decision of version 1 that the candidate version 2 scored too."""
+    return decision(territory, seq, model_version=1, shadow=shadow())
 
 
 def reward(territory: int = 1, seq: int = 0, **changes: object) -> Reward:
@@ -215,6 +231,7 @@ def promotion(version: int = 1, sha256: str = "0" * 64, **changes: object) -> Pr
 ALL = (
     observation,
     decision,
+    decision_with_shadow,
     reward,
     experience,
     model_version,

@@ -95,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         book=book,
         rules_wait_s=settings.rules_wait_s,
         unknown_rules=settings.rules_unknown_policy,
+        shadow=settings.shadow,
     )
     loop = ctx.loop(
         settings.group_id,

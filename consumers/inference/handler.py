@@ -14,6 +14,10 @@ the gate cannot simulate rules it does not know, and waiting is the action that 
 nothing; "newest" gates it under the newest rules known (WAIT when none is). Either way it is
 counted (queen_inference_unknown_rules_total{outcome="policy"}). The wall clock and the
 decision ids come from injected sources, so a test fixes both.
+
+With `shadow` on, the slot's candidate (read once per batch, after the served model) scores
+the same features and each Decision logs it as `shadow` (consumers/inference/shadow.py); it
+never changes the served decision.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from typing import Any
 import numpy as np
 from typing_extensions import override
 
-from consumers.inference.model_slot import ModelSlot
+from consumers.inference.model_slot import ModelSlot, Served
+from consumers.inference.shadow import ShadowScores, candidate_of, score
 from consumers.inference.waiting import WaitingRoom
 from queen.features import extract_features
 from queen.gate import SimulationGate
@@ -73,11 +78,13 @@ class InferenceHandler(Handler):
         book: RuleBook | None = None,
         rules_wait_s: float = 2.0,
         unknown_rules: str = "wait",
+        shadow: bool = True,
     ) -> None:
         """Decide with `slot`'s model and `policy`; write to `decisions_topic`.
 
         `book` holds the rule sets the gate simulates (None: the simulator's built-ins, for
-        tests and tools); `rules_wait_s` and `unknown_rules` as the module says.
+        tests and tools); `rules_wait_s` and `unknown_rules` as the module says; `shadow`:
+        score the slot's candidate beside the served model (QUEEN_INFERENCE_SHADOW).
         """
         if unknown_rules not in UNKNOWN_POLICIES:
             raise ValueError(f"unknown_rules={unknown_rules!r}: one of {UNKNOWN_POLICIES}")
@@ -92,6 +99,7 @@ class InferenceHandler(Handler):
         self.metrics = metrics
         self.wall_us = wall_us
         self.new_ids = new_ids
+        self.shadow = shadow
         self.served_version = -1  # the version of the last batch decided
         self._gated: set[int] = set()  # rules versions a decision was gated under already
 
@@ -184,6 +192,7 @@ class InferenceHandler(Handler):
             verdict = gate.evaluate(features[rows], chosen.actions[rows], chosen.confidence[rows])
             send[rows], expected[rows] = verdict.send, verdict.expected_reward
             versions[int(version)] = verdict.gate_version
+        shadows = self._shadow(served, features, chosen.values)
         decided_at = self.wall_us()
         ids = self.new_ids(len(records))
         verdicts = [GateDecision.SEND if s else GateDecision.WAIT for s in send.tolist()]
@@ -221,6 +230,7 @@ class InferenceHandler(Handler):
                 expected_reward=reward,
                 gate_version=gate_versions[i],
                 epoch=obs.epoch,
+                shadow=None if shadows is None else shadows.shadows[i],
             )
             out.append(Outgoing(self.decisions_topic, obs.territory_id.encode(), decision))
         if self.metrics is not None:
@@ -231,6 +241,19 @@ class InferenceHandler(Handler):
                 self.metrics.reward_to_serving_seconds.observe_many((decided_at - fresh) / 1e6)
         self.served_version = served.version
         return out
+
+    def _shadow(
+        self, served: Served, features: np.ndarray, served_values: np.ndarray
+    ) -> ShadowScores | None:
+        """The candidate's scores of this batch, or None (shadow off, or no candidate)."""
+        candidate = candidate_of(served, self.slot.candidate) if self.shadow else None
+        scores = None
+        if candidate is not None:
+            scores = score(candidate, features, served_values, self.policy.config, ACTIONS)
+        if self.metrics is not None:
+            self.metrics.shadow_version.set(-1 if scores is None else scores.version)
+            self.metrics.shadow_agreement.set(np.nan if scores is None else scores.agreement)
+        return scores
 
     def _first_gated(self, versions: set[int], decided_at: int) -> None:
         """Observe, once per rules version, the seconds from its publication to this decision."""

@@ -32,6 +32,8 @@ class InferenceMetrics:
     candidate_version: Gauge
     promotions_applied: Counter
     promotions_rejected: Counter
+    shadow_version: Gauge
+    shadow_agreement: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> InferenceMetrics:
@@ -118,7 +120,21 @@ class InferenceMetrics:
                 ["reason"],
                 registry=registry,
             ),
+            shadow_version=Gauge(
+                f"{p}_shadow_model_version",
+                "Candidate version that scored the last batch as the shadow "
+                "(QUEEN_INFERENCE_SHADOW); -1 for none",
+                registry=registry,
+            ),
+            shadow_agreement=Gauge(
+                f"{p}_shadow_agreement_ratio",
+                "Share of the last batch's decisions whose shadow greedy action equals the "
+                "served model's greedy action; NaN when the batch had no shadow",
+                registry=registry,
+            ),
         )
+        metrics.shadow_version.set(-1)
+        metrics.shadow_agreement.set(float("nan"))
         for outcome in ("learnt", "policy"):
             metrics.unknown_rules.labels(outcome=outcome)
         for gate in ("SEND", "WAIT"):

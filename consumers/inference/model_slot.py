@@ -13,6 +13,11 @@ finite values). What happens next is the serving mode's (QUEEN_SERVING_MODE):
   changes only when a valid promotion (runtime/promotions.py, followed by a second thread)
   carries a version: that one is swapped in.
 
+The slot keeps at most one candidate: the newest loaded version newer than the served one and
+not withdrawn. An older or equal offer leaves it; a promotion that serves it, or serves a newer
+version, or withdraws it clears it. Inference scores it as the shadow (QUEEN_INFERENCE_SHADOW,
+consumers/inference/shadow.py); in immediate mode there is never a candidate.
+
 A refused version or promotion is counted by reason, logged (rate-limited) and dead-lettered;
 nothing a record holds can end the threads. Inference reads `slot.current` once per batch and
 never waits for a reader.
@@ -87,12 +92,15 @@ class ModelSlot:
         if version.version in self.withdrawn:
             self.reject(Rejection("stale", f"version {version.version} was rolled back"))
             return False
+        held = self.candidate
+        if self.mode is not ServingMode.IMMEDIATE and held and version.version <= held.version:
+            return False  # the newest candidate is kept; this one is not newer
         model = self._load(version)
         if model is None:
             return False
         self._remember_first_use(version)
         if self.mode is not ServingMode.IMMEDIATE:
-            self.candidate = Served(version.version, model)
+            self.candidate = Served(version.version, model)  # one reference assignment
             if self.metrics is not None:
                 self.metrics.candidate_version.set(version.version)
             return True
@@ -119,8 +127,11 @@ class ModelSlot:
             promotion.reason[:200],
             extra={"model_version": version.version},
         )
-        if self.candidate is not None and self.candidate.version == version.version:
-            self.candidate = None
+        held = self.candidate
+        if held is not None and (held.version <= version.version or held.version in self.withdrawn):
+            self.candidate = None  # served now, older than the served one, or rolled back
+            if self.metrics is not None:
+                self.metrics.candidate_version.set(0)
         if promotion.kind is PromotionKind.PROMOTE:  # a rollback's version was served before
             self._remember_first_use(version)
         self._swap(version, model, None)

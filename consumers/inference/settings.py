@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from queen.policy import ExplorationConfig
 from runtime.errors import SettingsError
 from runtime.promotions import serving_mode
-from runtime.settings import env_float, env_int, env_str
+from runtime.settings import env_bool, env_float, env_int, env_str
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,10 @@ class InferenceSettings:
     # directories. Required in gated and manual modes; in immediate mode, rollbacks are
     # followed only when set.
     trusted_promoter_keys: str = ""
+    # Shadow scoring: in gated and manual modes, run the newest verified version not served
+    # (the candidate) on every batch too and log its greedy action and policy probabilities
+    # in each Decision's `shadow`, never acting on them (one more forward pass per batch).
+    shadow: bool = True
 
     def __post_init__(self) -> None:
         """Validate what is not checked where it is used."""
@@ -91,6 +95,7 @@ class InferenceSettings:
             trusted_promoter_keys=env_str(
                 env, "QUEEN_TRUSTED_PROMOTER_KEYS", d.trusted_promoter_keys
             ),
+            shadow=env_bool(env, "QUEEN_INFERENCE_SHADOW", d.shadow),
         )
 
     def exploration_config(self) -> ExplorationConfig:

@@ -175,7 +175,8 @@ def valid_inputs(service: str) -> list[tuple[str, Any]]:
         out: list[tuple[str, Any]] = []
         for s in range(3):
             for t in range(6):
-                d = samples.decision(t, s, epoch="e")
+                shadow = samples.shadow() if t % 2 else None  # its bytes are mutated too
+                d = samples.decision(t, s, epoch="e", shadow=shadow)
                 r = samples.reward(
                     t, s, epoch="e", observation_id=d.observation_id, decision_id=d.decision_id
                 )
@@ -184,5 +185,6 @@ def valid_inputs(service: str) -> list[tuple[str, Any]]:
     if service == "trainer":
         return [("exp", samples.experience(t, s)) for s in range(3) for t in range(8)]
     return [  # the game: one decision for each observation of its first tick
-        ("dec", samples.decision(t, 0, observation_id=f"obs-{t}", epoch="e")) for t in range(8)
+        ("dec", samples.decision(t, 0, observation_id=f"obs-{t}", epoch="e", shadow=shadow))
+        for t, shadow in zip(range(8), [None, samples.shadow()] * 4, strict=True)
     ]

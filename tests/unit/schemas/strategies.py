@@ -12,6 +12,7 @@ from schemas.enums import (
     SpawnType,
 )
 from schemas.records import (
+    N_ACTIONS,
     N_CHUNKS,
     N_FEATURES,
     N_SPAWN_TYPES,
@@ -26,6 +27,7 @@ from schemas.records import (
     PromotionEvidence,
     Reward,
     RuleSet,
+    Shadow,
     TrainingSummary,
 )
 
@@ -67,6 +69,19 @@ observations = st.builds(
 actions = st.builds(
     Action, spawn_chunk=st.integers(0, N_CHUNKS - 1), spawn_type=st.sampled_from(SpawnType)
 )
+
+
+@st.composite
+def probability_rows(draw: st.DrawFn) -> tuple[float, ...]:
+    """32 probabilities exact in Avro float that sum to 1: whole 1/1024ths of it."""
+    cuts = sorted(
+        draw(st.lists(st.integers(0, 1024), min_size=N_ACTIONS - 1, max_size=N_ACTIONS - 1))
+    )
+    bounds = [0, *cuts, 1024]
+    return tuple((b - a) / 1024 for a, b in zip(bounds, bounds[1:], strict=False))
+
+
+shadows = st.builds(Shadow, model_version=times, action=actions, probabilities=probability_rows())
 decisions = st.builds(
     Decision,
     decision_id=ids,
@@ -86,6 +101,7 @@ decisions = st.builds(
     expected_reward=rewards_,
     gate_version=ids,
     epoch=epochs,
+    shadow=st.none() | shadows,
 )
 rewards = st.builds(
     Reward,

@@ -72,6 +72,20 @@ def test_types_it_does_not_know_are_left_to_fastavro():
     with pytest.raises(Unsupported):
         union = {"name": "u", "type": ["string", "long", "null"]}
         compile_writer({"type": "record", "name": "Y", "fields": [union]})
+    with pytest.raises(Unsupported, match="recursive"):  # a linked list refers to itself
+        tail = {"name": "next", "type": ["null", "Node"]}
+        compile_writer({"type": "record", "name": "Node", "fields": [tail]})
+    with pytest.raises(Unsupported):  # a name never defined is not a type it knows
+        compile_writer({"type": "record", "name": "Z", "fields": [{"name": "a", "type": "Q"}]})
+
+
+def test_a_named_type_is_written_again_where_it_is_referenced():
+    shadowed = samples.decision_with_shadow()  # Shadow.action refers to Action by name
+    write = compile_writer(load_schema(type(shadowed)))
+    schema = fastavro.parse_schema(load_schema(type(shadowed)), named_schemas={})
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, schema, shadowed.to_avro())
+    assert write(shadowed) == body.getvalue()
 
 
 @dataclasses.dataclass(frozen=True)
