@@ -48,6 +48,7 @@ from schemas.records import ModelVersion, Promotion, PromotionEvidence
 logger = logging.getLogger(__name__)
 
 READ_BACK_S = 10.0
+SHADOW_TOLERANCE = 1e-3  # float32 on the wire: probabilities agree to this
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,9 @@ class PromoterHandler(Handler):
         if self.decide.mode is ServingMode.GATED:
             candidate = self._candidate(served)
             if candidate is not None:
-                found = self._score(self._values(candidate, rows[0]), rows, served_values)
+                values = self._values(candidate, rows[0])
+                self._cross_check(candidate, own, values)
+                found = self._score(values, rows, served_values)
                 self._export("candidate", candidate, found)
                 verdict = gate_candidate(
                     found,
@@ -236,6 +239,22 @@ class PromoterHandler(Handler):
             if known.record.version not in withdrawn:
                 return known
         return None
+
+    def _cross_check(self, candidate: Known, own: np.ndarray, values: np.ndarray) -> None:
+        """Count the rows where inference's shadow of the candidate is not the promoter's own.
+
+        The promoter scores the candidate with its own forward pass on the logged features (the
+        same contexts the served version saw) and never trusts probabilities a record carries;
+        inference's shadow of the same version must agree with it. A mismatch is an exploring
+        policy configured differently in the two services (or a forged decision).
+        """
+        hit, logged = self.window.shadowed(own, candidate.record.version)
+        if self.metrics is None or not hit.any():
+            return
+        ours = action_probabilities(values[hit], self.exploration)
+        wrong = int((np.abs(ours - logged).max(axis=1) > SHADOW_TOLERANCE).sum())
+        self.metrics.shadow_rows.labels(outcome="agree").inc(int(hit.sum()) - wrong)
+        self.metrics.shadow_rows.labels(outcome="mismatch").inc(wrong)
 
     @staticmethod
     def _values(known: Known, features: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ class PromoterMetrics:
     promotions_rejected: Counter
     versions_rejected: Counter
     window: Gauge
+    shadow_rows: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> PromoterMetrics:
@@ -88,9 +89,18 @@ class PromoterMetrics:
                 registry=registry,
             ),
             window=Gauge(f"{p}_window_experiences", "Experiences scored on", registry=registry),
+            shadow_rows=Counter(
+                f"{p}_shadow_rows",
+                "Rows scored where inference logged a shadow of the candidate: whether its "
+                "probabilities agree with the promoter's own (outcome agree, mismatch)",
+                ["outcome"],
+                registry=registry,
+            ),
         )
         for kind in ("PROMOTE", "ROLLBACK"):
             metrics.promotions.labels(kind=kind)
         for reason in REASONS:
             metrics.promotions_rejected.labels(reason=reason)
+        for outcome in ("agree", "mismatch"):
+            metrics.shadow_rows.labels(outcome=outcome)
         return metrics

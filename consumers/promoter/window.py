@@ -5,7 +5,8 @@ logged context (features), the action taken, its propensity, the realized reward
 gate's expected reward of every action for the row's rules (the direct-method table of the
 doubly robust estimate), computed once, when the row arrives; also the model version that
 logged it (the promoter scores on the rows the served version logged itself, whose logging
-policy it can reproduce exactly) and whether the gate agreed to send its action.
+policy it can reproduce exactly), whether the gate agreed to send its action, and inference's
+shadow scoring of the row (the candidate's probabilities, Decision.shadow).
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ class Window:
         self.q = np.zeros((size, N_ACTIONS))
         self.versions = np.zeros(size, np.int64)  # the model version that logged each row
         self.sends = np.zeros(size)  # 1.0 where the gate let the decision's action be sent
+        # Inference's shadow scoring of the row (Decision.shadow): the candidate it scored
+        # (-1: none) and that candidate's probabilities of every action.
+        self.shadow_versions = np.full(size, -1, np.int64)
+        self.shadow_probs = np.zeros((size, N_ACTIONS), np.float32)
         self.count = 0  # rows held
         self.added = 0  # rows ever added (the next row's ring position is added % size)
 
@@ -67,6 +72,11 @@ class Window:
         self.q[at] = q
         self.versions[at] = [e.decision.model_version for e in rows]
         self.sends[at] = [e.decision.gate_decision is GateDecision.SEND for e in rows]
+        shadows = [e.decision.shadow for e in rows]
+        self.shadow_versions[at] = [-1 if s is None else s.model_version for s in shadows]
+        self.shadow_probs[at] = [
+            np.zeros(N_ACTIONS) if s is None else s.probabilities for s in shadows
+        ]
         self.added += len(rows)
         self.count = min(self.size, self.count + len(rows))
         return len(rows)
@@ -87,6 +97,15 @@ class Window:
     def realized(self, mask: np.ndarray) -> np.ndarray:
         """The realized rewards of the rows of `mask` (over the rows held)."""
         return self.rewards[: self.count][mask]
+
+    def shadowed(self, mask: np.ndarray, version: int) -> tuple[np.ndarray, np.ndarray]:
+        """(hit, probabilities): the rows of `mask` inference shadow-scored with `version`.
+
+        `probabilities` are those it logged for the hit rows, in the order of `mask`'s rows.
+        """
+        n = self.count
+        hit = self.shadow_versions[:n][mask] == version
+        return hit, self.shadow_probs[:n][mask][hit]
 
     def agreement(self, mask: np.ndarray) -> np.ndarray:
         """1.0 / 0.0 per row of `mask`: whether the gate agreed to send the decision's action."""

@@ -173,3 +173,33 @@ def test_nothing_more_is_decided_until_the_promotion_is_read_back(mode):
     first = h.on_tick(1.0)
     assert len(first) == (1 if mode is ServingMode.GATED else 0)
     assert h.on_tick(2.5) == []  # awaiting the read-back (or manual: never decides)
+
+
+def test_inference_shadow_of_the_candidate_is_checked_against_the_promoters_own_scoring():
+    """The promoter scores with its own forward pass; a shadow that disagrees is counted."""
+    from prometheus_client import CollectorRegistry
+
+    from consumers.promoter.metrics import PromoterMetrics
+    from queen.policy import action_probabilities
+
+    good, bad = constant(GOOD, 3), constant(BAD, 4)
+    with torch.no_grad():
+        values = good.model(torch.tensor([FEATURES], dtype=torch.float32)).numpy()
+    ours = action_probabilities(values, ExplorationConfig("epsilon", 0.1, 0.1))[0]
+    other = np.full(32, 1 / 32)  # what an inference exploring differently would log
+    logged = []
+    for i, e in enumerate(experiences(400, 4)):
+        probs = ours if i % 4 else other
+        shadow = samples.shadow(3, GOOD)
+        shadow = dataclasses.replace(shadow, probabilities=tuple(float(p) for p in probs))
+        logged.append(
+            dataclasses.replace(e, decision=dataclasses.replace(e.decision, shadow=shadow))
+        )
+    h = handler(Versions([bad, good], served=bad), ServingMode.GATED, logged)
+    registry = CollectorRegistry()
+    h.metrics = PromoterMetrics.create(registry)
+    h.on_tick(1.0)
+    count = lambda outcome: registry.get_sample_value(  # noqa: E731
+        "queen_promoter_shadow_rows_total", {"outcome": outcome}
+    )
+    assert (count("agree"), count("mismatch")) == (300, 100)
