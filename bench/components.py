@@ -39,9 +39,21 @@ CODEC = AvroSingleObjectCodec.default()
 
 
 def joined_pair(i: int) -> tuple[Decision, Reward]:
-    """The i-th decision of 64 territories and the reward that joins it."""
-    d = decision(i % 64, i // 64)
-    r = reward(i % 64, i // 64, decision_id=d.decision_id, decision_status=DecisionStatus.APPLIED)
+    """The i-th decision of 64 territories and the reward that joins it.
+
+    Every 128 ticks (32 game minutes) is a new epoch, as a game restarts: one clock covering
+    the 3 game hours of a full run would refuse the records that arrive more than an hour
+    behind its newest (runtime/event_clock.py), and the bench would measure dead letters.
+    """
+    tick, epoch = i // 64, f"bench-{i // 64 // 128}"
+    d = decision(i % 64, tick, epoch=epoch)
+    r = reward(
+        i % 64,
+        tick,
+        decision_id=d.decision_id,
+        decision_status=DecisionStatus.APPLIED,
+        epoch=epoch,
+    )
     return d, r
 
 
