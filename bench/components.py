@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from bench.profiling import Rate, ThreadClock, profiled
 from consumers.joiner.handler import JoinHandler
+from consumers.joiner.metrics import JoinerMetrics
 from consumers.joiner.pending import PendingJoin
 from consumers.joiner.settings import JoinerSettings
 from queen.features import extract_features
@@ -78,7 +79,7 @@ def joiner_throughput(
     registry = CollectorRegistry()
     metrics = LoopMetrics.create(registry, "joiner")
     tx = make_transactional_producer(settings, f"bench-joiner-{token}")
-    handler = JoinHandler(PendingJoin(), decisions, out)
+    handler = JoinHandler(PendingJoin(), decisions, out, JoinerMetrics.create(registry))
     loop = ServiceLoop(
         make_consumer(settings, f"bench-{token}"),
         tx,
