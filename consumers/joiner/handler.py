@@ -48,6 +48,16 @@ class JoinHandler(RecordHandler):
         self.clocks = clocks or EventClocks()
         self.wall_us = wall_us
 
+    def handle(self, batch: Sequence[Incoming], now: float) -> list[Outgoing | Rejected]:
+        """Handle each record (`handle_record`), then update the metrics once for the batch.
+
+        Per record, reading the join's state into the gauges and counters took ~3 µs of the
+        joiner's ~40 µs per event (measured by `make bench`'s joiner run).
+        """
+        out = super().handle(batch, now)
+        self._observe(out)
+        return out
+
     def handle_record(self, item: Incoming, now: float) -> list[Outgoing | Rejected]:
         """Take one decision or reward; emit what joined (expiry is on the tick)."""
         record, m = item.record, item.message
@@ -65,7 +75,7 @@ class JoinHandler(RecordHandler):
             joined = self.pending.add_decision(record, where, now_us, size)
         else:
             joined = self.pending.add_reward(record, where, now_us, size)
-        return list(self._out(joined))
+        return [self._outgoing(e) for e in joined]
 
     def on_tick(self, now: float) -> list[Outgoing]:
         """Expire by the watermarks, every tick_interval (0.25 s) rather than every batch.
@@ -74,7 +84,8 @@ class JoinHandler(RecordHandler):
         time under load, and expiry only needs to be timely in game time (timeouts are ticks).
         """
         now_us = self.wall_us() if self.wall_us else int(now * 1e6)
-        out = self._out(self.pending.expire(now_us))
+        out = [self._outgoing(e) for e in self.pending.expire(now_us)]
+        self._observe(out)
         live = {clock for clock in self.pending.epochs}
         for clock in [c for c in self.clocks.newest if c not in live]:
             self.clocks.forget(clock)  # an epoch resolved as idle starts afresh if it returns
@@ -92,11 +103,11 @@ class JoinHandler(RecordHandler):
         for clock in [c for c in self.clocks.newest if c[0] in gone]:  # type: ignore[index]
             self.clocks.forget(clock)
 
-    def _out(self, experiences: Iterable[Experience]) -> list[Outgoing]:
-        experiences = list(experiences)
+    def _outgoing(self, experience: Experience) -> Outgoing:
+        key = experience.decision.territory_id.encode()
+        return Outgoing(self.experiences_topic, key, experience)
+
+    def _observe(self, out: Iterable[Outgoing | Rejected]) -> None:
         if self.metrics is not None:
+            experiences = [o.record for o in out if isinstance(o, Outgoing)]
             self.metrics.observe(self.pending, experiences, 0)
-        return [
-            Outgoing(self.experiences_topic, e.decision.territory_id.encode(), e)
-            for e in experiences
-        ]

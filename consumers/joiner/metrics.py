@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import numpy as np
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from consumers.joiner.pending import JoinStats, PendingJoin
+from runtime.metrics import BulkHistogram
 from schemas.records import Experience
 
 LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
@@ -21,7 +23,7 @@ class JoinerMetrics:
     pending_decisions: Gauge
     pending_rewards: Gauge
     events: Counter
-    join_latency_seconds: Histogram
+    join_latency_seconds: BulkHistogram
     _last: dict[str, int] = field(default_factory=dict)
 
     @classmethod
@@ -48,11 +50,11 @@ class JoinerMetrics:
                 ["outcome"],
                 registry=registry,
             ),
-            join_latency_seconds=Histogram(
+            join_latency_seconds=BulkHistogram(
                 f"{p}_join_latency_seconds",
                 "Wall time from decision made to experience joined",
-                buckets=LATENCY_BUCKETS,
-                registry=registry,
+                LATENCY_BUCKETS,
+                registry,
             ),
         )
         for source in ("MATCHED", "DEFAULT"):
@@ -63,10 +65,14 @@ class JoinerMetrics:
         return metrics
 
     def observe(self, pending: PendingJoin, experiences: list[Experience], _now: Any) -> None:
-        """Update from the join state after a batch or tick."""
+        """Update from the join state after a batch or tick (one call per batch, not per record)."""
+        sources: dict[str, int] = {}
         for e in experiences:
-            self.experiences.labels(source=e.reward_source.value).inc()
-            self.join_latency_seconds.observe(e.join_latency_ms / 1000)
+            sources[e.reward_source.value] = sources.get(e.reward_source.value, 0) + 1
+        for source, count in sources.items():
+            self.experiences.labels(source=source).inc(count)
+        latencies = np.fromiter((e.join_latency_ms for e in experiences), float, len(experiences))
+        self.join_latency_seconds.observe_many(latencies / 1000)
         self.pending_decisions.set(pending.pending_decisions)
         self.pending_rewards.set(pending.pending_rewards)
         stats: JoinStats = pending.stats

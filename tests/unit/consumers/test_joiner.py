@@ -1,6 +1,9 @@
 import dataclasses
 
+from prometheus_client import CollectorRegistry
+
 from consumers.joiner.handler import JoinHandler
+from consumers.joiner.metrics import JoinerMetrics
 from consumers.joiner.pending import JoinLimits, PendingJoin
 from runtime.handler import Incoming, Outgoing, Rejected
 from schemas.enums import DecisionStatus, RewardSource
@@ -246,3 +249,29 @@ def test_epochs_are_bounded_and_the_stalest_resolves_early():
     assert set(join.epochs) == {(0, "b"), (0, "c")}
     (e,) = join.expire(2_000)
     assert e.decision.epoch == "a" and e.reward_source is RewardSource.DEFAULT
+
+
+def test_metrics_count_every_experience_of_a_batch_and_of_a_tick():
+    """The metrics are updated once per batch and per tick, not per record: nothing is missed."""
+    registry = CollectorRegistry()
+    handler = JoinHandler(
+        PendingJoin(reward_timeout_ms=T), "d", "x", JoinerMetrics.create(registry)
+    )
+
+    def sample(name, **labels):
+        return registry.get_sample_value(f"queen_joiner_{name}", labels)
+
+    batch = [at(decision(t, 0), "d", t) for t in range(3)]
+    batch += [at(reward(t, 0), "r", t) for t in range(2)]
+    for seq in (1, 2):  # every territory two ticks on: the watermark passes tick 0's timeout
+        batch += [at(decision(t, seq), "d", 10 * seq + t) for t in range(3)]
+        batch += [at(reward(t, seq), "r", 10 * seq + t) for t in range(3)]
+    assert len(handler.handle(batch, NOW)) == 8
+    assert sample("experiences_total", source="MATCHED") == 8
+    assert sample("join_latency_seconds_count") == 8
+    assert sample("pending_decisions") == 1 and sample("pending_rewards") == 0
+    assert sample("events_total", outcome="matched") == 8
+    (expired,) = handler.on_tick(NOW)  # territory 2's tick 0, its reward never came
+    assert expired.record.reward_source is RewardSource.DEFAULT
+    assert sample("experiences_total", source="DEFAULT") == 1
+    assert sample("join_latency_seconds_count") == 9 and sample("pending_decisions") == 0
