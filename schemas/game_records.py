@@ -265,10 +265,10 @@ class Decision:
             and len(self.features) == N_FEATURES
             and 0 <= self.seq <= limits.max_seq
             and all_within(
-                (self.event_time, self.observation_emitted_at, self.decided_at), MAX_TIME
+                (self.event_time, self.observation_emitted_at, self.decided_at, self.model_version),
+                MAX_TIME,
             )
             and all_within((self.seq, self.confidence))
-            and all_within((self.model_version,), MAX_TIME)
             and all_within(self.features, 1.0)
             and all_finite((self.action_probability, self.expected_reward))
             and abs(self.expected_reward) <= limits.max_abs_reward
