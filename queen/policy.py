@@ -45,6 +45,15 @@ class ExplorationConfig:
         if not self.temperature > 0.0:
             raise ValueError(f"temperature={self.temperature!r}: must be > 0")
 
+    @property
+    def explores(self) -> bool:
+        """True when every action has a positive probability (off-policy evaluation needs it).
+
+        Epsilon-greedy with ε = 0 logs nothing but the greedy action: no estimate of another
+        policy from its logs is unbiased.
+        """
+        return self.mode == "softmax" or self.epsilon > 0.0
+
 
 def _softmax(values: np.ndarray, temperature: float) -> np.ndarray:
     z = values / temperature

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from queen.policy import ExplorationConfig
 from runtime.errors import SettingsError
 from runtime.model_versions import Rejection, VersionCheck
 from runtime.signing import SignatureError, Verifier
@@ -53,6 +54,23 @@ def serving_mode(value: str, setting: str = "QUEEN_SERVING_MODE") -> ServingMode
     if value not in MODES:
         raise SettingsError(f"{setting}={value!r}: must be one of {', '.join(MODES)}")
     return ServingMode(value.upper())
+
+
+def require_exploration(mode: ServingMode, exploration: ExplorationConfig) -> None:
+    """Refuse a policy that never explores where versions are evaluated before serving.
+
+    In gated and manual modes the promoter scores candidates off-policy on the decisions
+    inference logged; with QUEEN_INFERENCE_EPSILON=0 those hold only the greedy action, and
+    no candidate that differs from the served version could be evaluated without bias.
+    """
+    if mode is not ServingMode.IMMEDIATE and not exploration.explores:
+        msg = (
+            f"QUEEN_INFERENCE_EPSILON={exploration.epsilon!r}: QUEEN_SERVING_MODE="
+            f"{mode.value.lower()} evaluates versions off-policy on the logged decisions, which "
+            "needs every action logged with a positive probability: set it above 0 (0.1 by "
+            "default), or serve immediate"
+        )
+        raise SettingsError(msg)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from queen.policy import ExplorationConfig
 from runtime.errors import SettingsError
-from runtime.promotions import serving_mode
+from runtime.promotions import require_exploration, serving_mode
 from runtime.settings import env_bool, env_float, env_int, env_str
 
 
@@ -20,7 +20,9 @@ class InferenceSettings:
     model_seed: int = 0  # seed of version 0, the same in every process
     policy_seed: int = 0  # seed of the exploring policy
     exploration: str = "epsilon"  # epsilon | softmax
-    epsilon: float = 0.1  # share of uniformly random actions (epsilon mode), in [0, 1]
+    # share of uniformly random actions (epsilon mode), in [0, 1]; above 0 in gated and manual
+    # modes (the promoter evaluates versions on the logged decisions)
+    epsilon: float = 0.1
     temperature: float = 0.1  # softmax temperature over action values (softmax mode), > 0
     gate_threshold: float = 0.0  # expected gain over waiting required to SEND
     batch_size: int = 500  # observations per micro-batch at most
@@ -58,6 +60,7 @@ class InferenceSettings:
             msg = f"QUEEN_RULES_UNKNOWN_POLICY={self.rules_unknown_policy!r}: one of wait, newest"
             raise SettingsError(msg)
         mode = serving_mode(self.serving_mode)
+        require_exploration(mode, self.exploration_config())
         if mode.value != "IMMEDIATE" and not self.trusted_promoter_keys:
             msg = (
                 f"QUEEN_TRUSTED_PROMOTER_KEYS='': QUEEN_SERVING_MODE={self.serving_mode} "

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from queen.policy import ExplorationConfig
 from runtime.errors import SettingsError
-from runtime.promotions import serving_mode
+from runtime.promotions import require_exploration, serving_mode
 from runtime.settings import env_float, env_int, env_str
 
 METHODS = ("ips", "snips", "dr")
@@ -51,7 +51,7 @@ class PromoterSettings:
 
     def __post_init__(self) -> None:
         """Validate what is not checked where it is used."""
-        serving_mode(self.serving_mode)
+        require_exploration(serving_mode(self.serving_mode), self.exploration_config())
         if self.method not in METHODS:
             msg = f"QUEEN_PROMOTER_METHOD={self.method!r}: must be one of {', '.join(METHODS)}"
             raise SettingsError(msg)
@@ -71,7 +71,6 @@ class PromoterSettings:
                 "version's own rows with the rows before them, each at least min_samples)"
             )
             raise SettingsError(msg)
-        self.exploration_config()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PromoterSettings:

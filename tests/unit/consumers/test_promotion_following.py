@@ -177,3 +177,25 @@ def test_gated_is_the_default_and_refuses_to_start_without_the_promoter_keys():
         InferenceSettings.from_env({"QUEEN_TRUSTED_KEYS": "k"})
     keys = {"QUEEN_TRUSTED_KEYS": "k", "QUEEN_TRUSTED_PROMOTER_KEYS": "p"}
     assert InferenceSettings.from_env(keys).serving_mode == "gated"
+
+
+@pytest.mark.parametrize("mode", ["gated", "manual"])
+def test_versions_evaluated_before_serving_need_a_policy_that_explores(mode):
+    """Epsilon 0 logs only the greedy action: inference and the promoter refuse it at start."""
+    from consumers.inference.settings import InferenceSettings
+    from consumers.promoter.settings import PromoterSettings
+    from runtime.errors import SettingsError
+
+    keys = {
+        "QUEEN_TRUSTED_KEYS": "k",
+        "QUEEN_TRUSTED_PROMOTER_KEYS": "p",
+        "QUEEN_PROMOTER_SIGNING_KEY_FILE": "s",
+        "QUEEN_SERVING_MODE": mode,
+    }
+    greedy = {**keys, "QUEEN_INFERENCE_EPSILON": "0"}
+    for settings in (InferenceSettings, PromoterSettings):
+        with pytest.raises(SettingsError, match=f"QUEEN_INFERENCE_EPSILON=0.0: .*={mode}"):
+            settings.from_env(greedy)
+        assert settings.from_env({**greedy, "QUEEN_SERVING_MODE": "immediate"}).epsilon == 0
+        softmax = settings.from_env({**greedy, "QUEEN_INFERENCE_EXPLORATION": "softmax"})
+        assert softmax.exploration == "softmax"
