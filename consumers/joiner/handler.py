@@ -51,8 +51,8 @@ class JoinHandler(RecordHandler):
     def handle(self, batch: Sequence[Incoming], now: float) -> list[Outgoing | Rejected]:
         """Handle each record (`handle_record`), then update the metrics once for the batch.
 
-        Per record, reading the join's state into the gauges and counters took ~3 µs of the
-        joiner's ~40 µs per event (measured by `make bench`'s joiner run).
+        Per record, reading the join's state into the gauges and counters took about a seventh
+        of the joiner's time (the bench's joiner run: 20.1k -> 23.6k events/s once per batch).
         """
         out = super().handle(batch, now)
         self._observe(out)
