@@ -1,6 +1,6 @@
 """`make bench` (`python -m bench`): every figure beside its goal and its baseline, one run.
 
-    python -m bench [--quick]        (BENCH=quick: under a minute of measuring)
+    python -m bench [--quick]        (BENCH=quick: about 5 minutes; the full run about 14)
 
 Runs on the embedded broker, or on KAFKA_BOOTSTRAP_SERVERS. Writes bench/results/<date>.json and
 <date>.md and prints the table. Figures come from the services' own timestamps and metrics.

@@ -135,12 +135,17 @@ def _gating_rows(f: dict[str, Any]) -> list[Row]:
     fresh, bad = f["freshness_s"], f.get("bad_version")
     if bad is None:
         return []
+    gated = (
+        f"p50 {_fmt(fresh['gated_p50'], '.2f', ' s')}, p90 {_fmt(fresh['gated_p90'], '.2f', ' s')} "
+        f"(n={fresh['gated_n']})"
+        if fresh["gated_n"]
+        else "no reward reached a promoted version within the run: the promoter's cooldown "
+        "(QUEEN_PROMOTER_MIN_SAMPLES decisions of the served version) outlasts this window"
+    )
     out: list[Row] = [
         (
             "the same freshness, gated (reward → trained → promoted → served)",
-            f"p50 {_fmt(fresh['gated_p50'], '.2f', ' s')}, p90 "
-            f"{_fmt(fresh['gated_p90'], '.2f', ' s')} (n={fresh['gated_n']}), beside immediate "
-            f"p50 {_fmt(fresh['p50'], '.2f', ' s')}",
+            f"{gated}, beside immediate p50 {_fmt(fresh['p50'], '.2f', ' s')}",
             "reported: the cost of gating",
             None,
         )

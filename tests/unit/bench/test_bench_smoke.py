@@ -146,6 +146,14 @@ def test_the_report_puts_each_figure_beside_its_goal_and_says_misses_plainly():
     assert "0.40 before → 0.25 after | reported (the seed's behaviour) | — |" in text
 
 
+def test_gated_freshness_with_no_promotion_in_the_window_says_why():
+    fresh = {**figures()["freshness_s"], "gated_p50": None, "gated_p90": None, "gated_n": 0}
+    meta = {"date": "d", "machine": machine(), "broker": "embedded (Tansu)", "mode": "quick"}
+    text = report.render(figures(freshness_s=fresh), meta)
+    assert "no reward reached a promoted version within the run: the promoter's cooldown" in text
+    assert "(n=0)" not in text
+
+
 def test_the_learning_verdict_is_unknown_when_the_run_is_too_short_to_tell():
     learning = figures()["learning"]
     learning["coupled_run_game_minutes"] = 40.0  # coupled not there in 8× the continuous time
