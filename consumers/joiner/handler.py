@@ -12,6 +12,7 @@ decision_id once, so every decision has exactly one effect.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -19,6 +20,8 @@ from consumers.joiner.pending import PendingJoin
 from runtime.event_clock import EventClocks, explain
 from runtime.handler import Incoming, Outgoing, Position, RecordHandler, Rejected
 from schemas.records import Decision, Experience
+
+logger = logging.getLogger(__name__)
 
 
 class EventTimeRefused(ValueError):
@@ -108,6 +111,16 @@ class JoinHandler(RecordHandler):
         return Outgoing(self.experiences_topic, key, experience)
 
     def _observe(self, out: Iterable[Outgoing | Rejected]) -> None:
-        if self.metrics is not None:
-            experiences = [o.record for o in out if isinstance(o, Outgoing)]
-            self.metrics.observe(self.pending, experiences, 0)
+        """Update the metrics, never raising.
+
+        The batch's records are joined already: a handler that raised would have the loop
+        handle them again, as duplicates, and their experiences would be lost.
+        """
+        if self.metrics is None:
+            return
+        try:
+            self.metrics.observe(
+                self.pending, [o.record for o in out if isinstance(o, Outgoing)], 0
+            )
+        except Exception:  # metrics must never cost an experience
+            logger.exception("joiner metrics not updated for this batch")

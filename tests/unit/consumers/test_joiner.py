@@ -275,3 +275,17 @@ def test_metrics_count_every_experience_of_a_batch_and_of_a_tick():
     assert expired.record.reward_source is RewardSource.DEFAULT
     assert sample("experiences_total", source="DEFAULT") == 1
     assert sample("join_latency_seconds_count") == 9 and sample("pending_decisions") == 0
+
+
+def test_metrics_that_fail_never_cost_the_batch_its_experiences():
+    """The metrics are updated after the batch is joined: a failure there must not raise, or
+    the loop would handle the batch again, as duplicates, and emit nothing."""
+
+    class Broken:
+        def observe(self, *args):
+            raise RuntimeError("metrics broke")
+
+    handler = JoinHandler(PendingJoin(), "d", "x", Broken())
+    out = handler.handle([at(decision(1, 0), "d", 0), at(reward(1, 0), "r", 0)], NOW)
+    assert [o.record.decision.territory_id for o in out] == ["t-0001"]
+    assert handler.on_tick(NOW) == []
